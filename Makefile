@@ -1,0 +1,46 @@
+# Serverless Auth Lab. The README's two commands: `make lab` and `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+LAB_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
+
+.PHONY: lab test release autograde lint bench clean
+
+## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
+lab: $(STAMP)
+	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(LAB_NOTEBOOK)
+
+## test: install if needed, then run the whole test suite
+test: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## release: regenerate notebooks/ from solutions/ with nbgrader
+release: $(STAMP)
+	$(BIN)/python -m grader release
+
+## autograde: grade SUBMISSIONS (default submitted/) into grades.csv
+autograde: $(STAMP)
+	$(BIN)/python -m grader autograde $(or $(SUBMISSIONS),submitted) --out grades.csv
+
+## lint: the notebooks' house rules and ruff
+lint: $(STAMP)
+	$(BIN)/python -m grader lint && $(BIN)/ruff check . && $(BIN)/ruff format --check .
+
+## bench: time every solution notebook
+bench: $(STAMP)
+	$(BIN)/python benchmarks/course.py
+
+# The environment: created with the machine's python3, reinstalled only when pyproject.toml changes.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.assignment_list >/dev/null 2>&1
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.validate_assignment >/dev/null 2>&1
+	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
+	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) autograded feedback submitted gradebook.db .exchange build

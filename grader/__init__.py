@@ -1,0 +1,1 @@
+"""The instructor's harness: release student notebooks, autograde, lint (``python -m grader``)."""

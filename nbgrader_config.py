@@ -1,0 +1,20 @@
+"""nbgrader's settings for Serverless Auth Lab (read by nbgrader, JupyterLab and `python -m grader`)."""
+
+import os
+
+c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this file
+
+_here = os.path.dirname(os.path.abspath(__file__))
+
+c.CourseDirectory.course_id = "serverless-auth-lab"
+c.CourseDirectory.root = _here
+# solutions/NN-slug/NN-slug.ipynb are the sources; notebooks/ is their generated image.
+c.CourseDirectory.source_directory = "solutions"
+c.CourseDirectory.release_directory = "notebooks"
+# Per-cell time limit when validating and autograding; no course cell needs more than a few seconds.
+c.Execute.timeout = 30
+c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+# A local exchange so the Assignments tab works on a laptop without /srv/nbgrader.
+c.Exchange.root = os.path.join(_here, ".exchange")
+os.makedirs(c.Exchange.root, exist_ok=True)

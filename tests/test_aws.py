@@ -1,0 +1,61 @@
+"""The local AWS: a moto server on 127.0.0.1 and clients pointed at it."""
+
+from __future__ import annotations
+
+import pytest
+
+import authlab
+from authlab import aws as aws_module
+from authlab.errors import AwsUnavailableError
+
+
+def test_server_listens_on_loopback_and_serves_cognito(aws):
+    assert aws.endpoint_url.startswith("http://127.0.0.1:")
+    cognito = aws.client("cognito-idp")
+    cognito.create_user_pool(PoolName="p")
+    assert [p["Name"] for p in cognito.list_user_pools(MaxResults=5)["UserPools"]] == ["p"]
+    assert aws.client("dynamodb").list_tables()["TableNames"] == []
+    assert aws.client("apigatewayv2").get_apis()["Items"] == []
+
+
+def test_reset_wipes_state(aws):
+    cognito = aws.client("cognito-idp")
+    cognito.create_user_pool(PoolName="p")
+    aws.reset()
+    assert cognito.list_user_pools(MaxResults=5)["UserPools"] == []
+
+
+def test_clients_use_dummy_credentials_and_the_region(aws):
+    client = aws.client("cognito-idp", region="eu-west-1")
+    assert client.meta.region_name == "eu-west-1"
+    assert client._request_signer._credentials.access_key == "testing"
+
+
+def test_a_stopped_server_says_how_to_recover():
+    server = authlab.MotoServer().start()
+    server.stop()
+    server.stop()  # twice is fine
+    with pytest.raises(AwsUnavailableError, match="not running"):
+        _ = server.endpoint_url
+
+
+def test_start_moto_shares_one_server_per_process(monkeypatch):
+    monkeypatch.delenv("AUTHLAB_AWS", raising=False)
+    try:
+        first = authlab.start_moto()
+        assert authlab.start_moto() is first
+        assert authlab.current_server() is first
+        assert authlab.client("cognito-idp").meta.endpoint_url == first.endpoint_url
+    finally:
+        authlab.stop_moto()
+    with pytest.raises(AwsUnavailableError, match="start_moto"):
+        authlab.current_server()
+
+
+def test_real_aws_switch_uses_plain_boto3(monkeypatch):
+    monkeypatch.setenv("AUTHLAB_AWS", "real")
+    monkeypatch.setenv("AWS_REGION", "eu-central-1")
+    assert authlab.real_aws()
+    assert authlab.start_moto() is None
+    client = aws_module.client("cognito-idp")
+    assert client.meta.endpoint_url == "https://cognito-idp.eu-central-1.amazonaws.com"

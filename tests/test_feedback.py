@@ -1,0 +1,102 @@
+"""Friendly checks and hints."""
+
+from __future__ import annotations
+
+import pytest
+
+from authlab.errors import ExpiredTokenError
+from authlab.feedback import (
+    CheckFailed,
+    check,
+    check_equal,
+    check_raises,
+    hint_for,
+    install_hints,
+    needs_answers,
+    passed,
+)
+
+
+def test_check_equal_says_what_was_expected_and_found():
+    with pytest.raises(CheckFailed) as info:
+        check_equal(41, 42, what="6 × 7", hint="Multiply.")
+    assert str(info.value) == "6 × 7: expected 42, got 41. Hint: Multiply."
+    assert isinstance(info.value, AssertionError)
+    check_equal("a", "a", what="same")
+
+
+def test_check_shortens_huge_values():
+    with pytest.raises(CheckFailed) as info:
+        check_equal("x" * 1000, "y", what="token")
+    assert len(str(info.value)) < 200
+
+
+def test_check_raises():
+    def boom():
+        raise KeyError("k")
+
+    assert isinstance(check_raises(boom, KeyError, what="lookup"), KeyError)
+    with pytest.raises(CheckFailed, match="nothing was raised"):
+        check_raises(lambda: 1, KeyError, what="lookup")
+    with pytest.raises(CheckFailed, match="ValueError was raised"):
+        check_raises(lambda: int("x"), KeyError, what="lookup")
+    with pytest.raises(NotImplementedError):
+        check_raises(_unanswered, KeyError, what="lookup")
+    with pytest.raises(CheckFailed):
+        check(False, "no")
+
+
+def _unanswered():
+    raise NotImplementedError()
+
+
+def test_passed_is_honest_about_hidden_tests(capsys):
+    passed()
+    assert "More checks run when your work is graded" in capsys.readouterr().out
+    passed(hidden=False)
+    assert "All checks" in capsys.readouterr().out
+
+
+def test_needs_answers_turns_an_unanswered_exercise_into_a_note(capsys):
+    with needs_answers("exercise 2"):
+        _unanswered()
+    assert "answered exercise 2" in capsys.readouterr().out
+    with pytest.raises(KeyError), needs_answers("exercise 2"):
+        raise KeyError("a real bug still shows")
+
+
+class FakeClientError(Exception):
+    def __init__(self, code):
+        self.response = {"Error": {"Code": code}}
+
+
+class ExpiredSignatureError(Exception):
+    pass
+
+
+def test_hints_for_common_errors():
+    assert "NotImplementedError" in hint_for(NotImplementedError())
+    assert "password" in hint_for(FakeClientError("NotAuthorizedException"))
+    assert "fresh token" in hint_for(ExpiredSignatureError())
+    assert hint_for(ExpiredTokenError("x", claim="exp")) == ExpiredTokenError.default_hint
+    assert hint_for(ConnectionRefusedError()) is not None
+    assert hint_for(ZeroDivisionError()) is None
+
+
+def test_install_hints_outside_ipython_does_nothing():
+    assert install_hints() is False
+
+
+def test_install_hints_in_an_ipython_shell():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    shell = InteractiveShell.instance()
+    shown = []
+    shell._showtraceback = lambda etype, value, stb: shown.append(stb)
+    assert install_hints(shell) is True
+    result = shell.run_cell("raise NotImplementedError()")
+    assert not result.success  # the cell still counts as failed (so nbgrader sees the error)
+    assert "Hint" in shown[-1][-1]
+    shell.run_cell("from authlab.feedback import check_equal; check_equal(1, 2, what='x')")
+    assert shown[-1] == ["\x1b[1;31m✘ Not yet:\x1b[0m x: expected 2, got 1."]
+    InteractiveShell.clear_instance()

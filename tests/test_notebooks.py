@@ -1,0 +1,76 @@
+"""Every notebook of the course: runs, fails only where it should, and is in sync with its source."""
+
+from __future__ import annotations
+
+import json
+
+import nbformat
+import pytest
+from nbgrader.validator import Validator
+
+from grader.execute import error_cells, run_notebook
+from grader.lint import lint_course
+from grader.release import release
+
+from .conftest import COURSE
+
+ASSIGNMENTS = COURSE.assignments()
+
+
+def _test_cell_ids(path) -> set[str]:
+    nb = nbformat.read(path, as_version=4)
+    return {
+        str(cell.id)
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        and cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata.get("nbgrader", {}).get("solution")
+    }
+
+
+def test_course_has_the_start_notebooks():
+    assert ASSIGNMENTS[:2] == ["00-start-here", "01-sessions-vs-tokens"]
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_solution_runs_top_to_bottom_without_error(assignment):
+    """The source (solutions and hidden tests included) runs with no error at all."""
+    run = run_notebook(COURSE.source_notebook(assignment), allow_errors=True)
+    assert error_cells(run.notebook) == {}
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_student_notebook_fails_only_in_its_test_cells(assignment):
+    """Unanswered, every test cell fails and no other cell does."""
+    path = COURSE.student_notebook(assignment)
+    run = run_notebook(path, allow_errors=True)
+    errors = error_cells(run.notebook)
+    assert set(errors) == _test_cell_ids(path), errors
+    for cell_id, error in errors.items():
+        assert error.startswith("NotImplementedError"), (cell_id, error)
+
+
+@pytest.mark.notebooks
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_blank_student_notebook_fails_every_test_nbgrader_validate_invert(assignment):
+    """``nbgrader validate --invert``: no test cell passes on the blank notebook."""
+    results = Validator(invert=True).validate(str(COURSE.student_notebook(assignment)))
+    assert results == {}, results
+
+
+def test_student_notebooks_equal_a_fresh_release(tmp_path):
+    """notebooks/ is exactly what ``python -m grader release`` generates from solutions/."""
+    release(COURSE, release_dir=tmp_path, db_url=f"sqlite:///{tmp_path / 'gradebook.db'}")
+    for assignment in ASSIGNMENTS:
+        fresh = json.loads((tmp_path / assignment / f"{assignment}.ipynb").read_text())
+        committed = json.loads(COURSE.student_notebook(assignment).read_text())
+        assert committed == fresh, f"notebooks/{assignment} is stale: run python -m grader release"
+    released = sorted(p.name for p in COURSE.release_dir.iterdir() if p.is_dir())
+    assert released == ASSIGNMENTS
+
+
+def test_every_notebook_follows_the_house_rules():
+    problems = lint_course(COURSE)
+    assert problems == [], "\n".join(map(str, problems))
