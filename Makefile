@@ -4,12 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 LAB_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
+# Jupyter refuses to run as root without this flag (containers, Binder-like machines).
+LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
 .PHONY: lab test release autograde lint bench clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP)
-	$(BIN)/jupyter lab --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(LAB_NOTEBOOK)
+	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
 ## test: install if needed, then run the whole test suite
 test: $(STAMP)

@@ -66,7 +66,7 @@ def test_makefile_has_the_targets_and_ci_runs_make_test():
     makefile = (ROOT / "Makefile").read_text()
     for target in ("lab", "test", "release", "autograde", "lint", "bench"):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
-    assert "--ServerApp.ip=127.0.0.1" in makefile
+    assert "--ServerApp.ip=127.0.0.1" in makefile  # never a public address
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
 
