@@ -6,16 +6,35 @@ STAMP  := $(VENV)/.installed
 LAB_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
 # Jupyter refuses to run as root without this flag (containers, Binder-like machines).
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+# make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
+CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test release autograde lint bench clean
+.PHONY: lab test e2e chromium release autograde feedback report lint bench clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP)
-	$(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
 ## test: install if needed, then run the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## e2e: browser tests of JupyterLab and the sign-in page in headless Chromium; screenshots in build/e2e/
+e2e: $(STAMP) chromium
+	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+
+# Chromium from Debian's packages: installed quietly when missing and we are root, else say how.
+chromium:
+	@test -x $(CHROMIUM) || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    mkdir -p build/e2e && echo "installing Debian's chromium (log: build/e2e/apt.log)" && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	      >build/e2e/apt.log 2>&1 || { tail -n 20 build/e2e/apt.log; exit 1; }; \
+	  else \
+	    echo "make e2e needs Chromium at $(CHROMIUM): install it with 'sudo apt-get install chromium'"; \
+	    echo "(Debian; 'chromium-browser' on Ubuntu) or run make e2e CHROMIUM=/path/to/chromium"; \
+	    exit 1; \
+	  fi; }
 
 ## release: regenerate notebooks/ from solutions/ with nbgrader
 release: $(STAMP)
@@ -24,6 +43,13 @@ release: $(STAMP)
 ## autograde: grade SUBMISSIONS (default submitted/) into grades.csv
 autograde: $(STAMP)
 	$(BIN)/python -m grader autograde $(or $(SUBMISSIONS),submitted) --out grades.csv
+
+## feedback, report: HTML feedback per student; the class report from grades.csv
+feedback: $(STAMP)
+	$(BIN)/python -m grader feedback
+
+report: $(STAMP)
+	$(BIN)/python -m grader report --grades grades.csv --out report
 
 ## lint: the notebooks' house rules and ruff
 lint: $(STAMP)
@@ -42,6 +68,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.validate_assignment >/dev/null 2>&1
 	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
 	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
+	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
 	touch $(STAMP)
 
 clean:

@@ -1,1 +1,1 @@
-"""The instructor's harness: release student notebooks, autograde, lint (``python -m grader``)."""
+"""The instructor's harness: release, ingest, autograde (parallel, sandboxed), feedback, report, lint (``python -m grader``)."""

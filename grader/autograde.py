@@ -3,30 +3,37 @@
 SUBMISSIONS is laid out as nbgrader's ``submitted/`` folder:
 ``<student_id>/<assignment>/<notebook>.ipynb``. Every expected notebook of every student
 gets exactly one row, ``graded`` with its score or ``error`` with a reason an instructor
-can act on; a broken submission never stops the batch.
+can act on; a broken or hostile submission never stops the batch.
 
-The grading itself is nbgrader's own ``autograde`` (locked cells restored from the
-gradebook, hidden tests run, scores recorded in the gradebook), so formgrader and
-manual grading keep working on the results.
+The grading itself is nbgrader's own ``Autograde`` converter (locked cells restored from
+the gradebook, deleted test cells re-inserted, hidden tests run), one job per student and
+assignment, run in parallel worker processes (:mod:`grader.pool`) inside a sandbox
+(:mod:`grader.sandbox`). Only this process writes the gradebook (:mod:`grader.gradebook`),
+so formgrader and manual grading keep working on the results.
 """
 
 from __future__ import annotations
 
 import csv
-import json
 import logging
 import shutil
-from dataclasses import asdict, dataclass, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 
-import nbformat
-from nbformat.reader import NotJSONError
+from .course import ASSIGNMENT_RE, Course, GraderError
+from .integrity import AssignmentSpec, notebook_spec
 
-from .course import ASSIGNMENT_RE, Course, GraderError, notebook_points
-
-__all__ = ["GradeRow", "autograde", "read_csv", "write_csv"]
+__all__ = ["BASE_COLUMNS", "DEFAULT_MEMORY_MB", "GradeRow", "autograde", "read_csv", "write_csv"]
 
 log = logging.getLogger(__name__)
+
+DEFAULT_MEMORY_MB = 4096
+"""Address-space limit of each student's kernel (MiB)."""
+
+MAX_FILE_BYTES = 50 * 2**20
+"""Submitted files (other than notebooks) larger than this are not sent to the workers."""
+
+BASE_COLUMNS = ["student_id", "assignment", "notebook", "score", "max_score", "status", "reason"]
 
 
 @dataclass
@@ -40,51 +47,96 @@ class GradeRow:
     max_score: float
     status: str  # "graded" or "error"
     reason: str = ""
+    exercises: dict[str, float] = field(default_factory=dict)  # "ex1" -> points scored
+    seconds: float | None = None  # time spent grading this notebook
+
+
+def _exercise_key(name: str) -> tuple[int, str]:
+    digits = name[2:]
+    return (int(digits), name) if name.startswith("ex") and digits.isdigit() else (10**6, name)
 
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
-    """Write ``rows`` as CSV with the columns of :class:`GradeRow`."""
+    """Write ``rows`` as CSV: the base columns, one column per exercise, then ``seconds``."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    exercises = sorted({key for row in rows for key in row.exercises}, key=_exercise_key)
+    timed = any(row.seconds is not None for row in rows)
+    columns = BASE_COLUMNS + exercises + (["seconds"] if timed else [])
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=[f.name for f in fields(GradeRow)])
+        writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
-            writer.writerow(asdict(row))
+            record = {name: getattr(row, name) for name in BASE_COLUMNS}
+            record.update({key: f"{value:g}" for key, value in row.exercises.items()})
+            if timed:
+                record["seconds"] = "" if row.seconds is None else f"{row.seconds:.2f}"
+            writer.writerow(record)
 
 
 def read_csv(path: Path) -> list[GradeRow]:
     """Read rows written by :func:`write_csv`."""
+    rows = []
     with path.open(newline="", encoding="utf-8") as handle:
-        return [
-            GradeRow(**{**r, "score": float(r["score"]), "max_score": float(r["max_score"])})
-            for r in csv.DictReader(handle)
-        ]
+        for record in csv.DictReader(handle):
+            base = {name: record.pop(name) for name in BASE_COLUMNS}
+            seconds = record.pop("seconds", "") or None
+            rows.append(
+                GradeRow(
+                    **{
+                        **base,
+                        "score": float(base["score"]),
+                        "max_score": float(base["max_score"]),
+                    },
+                    exercises={k: float(v) for k, v in record.items() if v not in ("", None)},
+                    seconds=float(seconds) if seconds is not None else None,
+                )
+            )
+    return rows
 
 
-def _check_notebook(path: Path) -> str | None:
-    """Why ``path`` cannot be graded, or ``None`` if it is a readable notebook."""
-    if not path.is_file():
-        return f"missing notebook {path.name}"
-    if path.stat().st_size == 0:
-        return f"{path.name} is an empty file"
-    try:
-        nb = nbformat.read(path, as_version=4)
-    except (NotJSONError, json.JSONDecodeError, UnicodeDecodeError):
-        return f"{path.name} is not valid JSON: re-download the notebook and resubmit"
-    except Exception as exc:  # noqa: BLE001 - nbformat raises many kinds
-        return f"{path.name} is not a readable notebook ({type(exc).__name__}: {exc})"
-    if not isinstance(nb.get("cells"), list):
-        return f"{path.name} has no cells"
-    return None
+def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
+    """What a worker needs to know about ``assignment``, read from the course's files."""
+    notebooks = {
+        source.stem: notebook_spec(course.student_notebook(assignment, source.stem), source)
+        for source in course.source_notebooks(assignment)
+    }
+    others = {}
+    for other in course.assignments():
+        if other != assignment:
+            others[other] = {
+                gid
+                for source in course.source_notebooks(other)
+                for gid in notebook_spec(source, source).cell_ids
+            }
+    folder = course.source_dir / assignment
+    extra = {
+        str(p.relative_to(folder)): p.read_bytes()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+        and p.suffix != ".ipynb"
+        and not {".ipynb_checkpoints", "__pycache__"} & set(p.relative_to(folder).parts)
+    }
+    return AssignmentSpec(assignment, notebooks, others, extra)
 
 
-def _summarise_failure(result: dict) -> str:
-    """The most useful line of nbgrader's captured log for a failed autograde."""
-    text = "\n".join(str(result.get(k) or "") for k in ("log", "error"))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
-    errors = [line for line in lines if "ERROR" in line or "Error" in line]
-    chosen = (errors or lines or ["nbgrader autograde failed without a message"])[-1]
-    return chosen[:300]
+def _worker_config(config, timeout: float | None, memory_mb: int, network: str) -> dict:
+    """The part of nbgrader's settings a worker needs, as plain dictionaries."""
+    plain: dict[str, dict] = {}
+    for section in (
+        "Execute",
+        "ExecutePreprocessor",
+        "LimitOutput",
+        "ClearOutput",
+        "IgnorePattern",
+    ):
+        if section in config:
+            plain[section] = dict(config[section])
+    course = config.get("CourseDirectory", {})
+    plain["CourseDirectory"] = {k: course[k] for k in ("course_id", "ignore") if k in course}
+    if timeout is not None:
+        plain.setdefault("Execute", {})["timeout"] = max(1, round(timeout))
+    plain["SandboxKernelManager"] = {"memory_mb": int(memory_mb), "network": network}
+    return plain
 
 
 def autograde(
@@ -92,115 +144,127 @@ def autograde(
     submissions: Path,
     *,
     workdir: Path | None = None,
+    jobs: int | None = None,
+    timeout: float | None = None,
+    memory_mb: int = DEFAULT_MEMORY_MB,
+    network: str = "loopback",
+    dask: str | None = None,
+    progress: bool = False,
 ) -> list[GradeRow]:
     """Autograde every student and notebook under ``submissions``; return one row each.
 
-    ``workdir`` receives nbgrader's ``autograded/`` folder, a staged copy of the
-    submissions and the gradebook (default: the course root, as nbgrader itself does).
+    ``workdir`` receives nbgrader's ``submitted/`` (a staged copy), ``autograded/`` and the
+    gradebook (default: the course root, as nbgrader itself does). ``jobs`` worker
+    processes (default: one per core), or the Dask scheduler at ``dask``; ``timeout`` is
+    the per-cell limit in seconds (default: ``Execute.timeout`` from nbgrader_config.py).
     """
-    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.apps import NbGraderAPI
+    from nbgrader.coursedir import CourseDirectory
+
+    from .gradebook import record_assignments, record_result
+    from .pool import make_pool
+    from .progress import Progress
+    from .worker import Job
 
     submissions = submissions.resolve()
     if not submissions.is_dir():
         raise GraderError(f"No submissions folder at {submissions}.")
     work = (workdir or course.root).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    staged = work / "submitted"
-    db_url = f"sqlite:///{work / 'gradebook.db'}"
+    db = work / "gradebook.db"
+    db_url = f"sqlite:///{db}"
     config = course.nbgrader_config(
         root=work,
-        submitted_directory=staged,
+        submitted_directory=work / "submitted",
         autograded_directory=work / "autograded",
         feedback_directory=work / "feedback",
         db_url=db_url,
     )
-    api = NbGraderAPI(config=config)
     known = set(course.assignments())
     rows: list[GradeRow] = []
-    prepared: set[str] = set()
-
+    found: list[tuple[str, str, Path]] = []
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        student = student_dir.name
         for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            assignment = assignment_dir.name
-            if assignment not in known:
+            student, assignment = student_dir.name, assignment_dir.name
+            if assignment in known:
+                found.append((student, assignment, assignment_dir))
+            elif ASSIGNMENT_RE.match(assignment):
                 log.warning("skipping %s/%s: not an assignment of this course", student, assignment)
-                if ASSIGNMENT_RE.match(assignment):
-                    rows.append(
-                        GradeRow(
-                            student,
-                            assignment,
-                            "",
-                            0.0,
-                            0.0,
-                            "error",
-                            f"unknown assignment {assignment!r}",
-                        )
-                    )
-                continue
-            if assignment not in prepared:
-                _record_assignment(api, course, assignment, work)
-                prepared.add(assignment)
-            rows.extend(_grade_one(api, course, student, assignment, assignment_dir, staged))
+                reason = f"unknown assignment {assignment!r}"
+                rows.append(GradeRow(student, assignment, "", 0.0, 0.0, "error", reason))
+    if not found:
+        return rows
 
-    with Gradebook(db_url) as gradebook:
-        for row in rows:
-            if row.status != "graded":
-                continue
-            try:
-                graded = gradebook.find_submission_notebook(
-                    row.notebook, row.assignment, row.student_id
-                )
-            except MissingEntry:
-                row.status, row.reason = "error", "nbgrader recorded no grade for this notebook"
-                continue
-            row.score, row.max_score = float(graded.score), float(graded.max_score)
-            pending = sum(
-                float(g.max_score)
-                for g in graded.grades
-                if g.auto_score is None and g.manual_score is None
+    needed = sorted({assignment for _, assignment, _ in found})
+    template = record_assignments(NbGraderAPI(config=config), needed, work, db)
+    specs = {assignment: assignment_spec(course, assignment) for assignment in needed}
+    plain = _worker_config(config, timeout, memory_mb, network)
+    cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
+    coursedir = CourseDirectory(config=config)
+    job_list, timestamps = [], {}
+    for student, assignment, folder in found:
+        staged = work / "submitted" / student / assignment
+        if staged.resolve() != folder.resolve():
+            shutil.rmtree(staged, ignore_errors=True)
+            shutil.copytree(folder, staged)
+        files = {
+            str(p.relative_to(folder)): p.read_bytes()
+            for p in folder.rglob("*")
+            if p.is_file() and (p.suffix == ".ipynb" or p.stat().st_size <= MAX_FILE_BYTES)
+        }
+        stamp = files.pop("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
+        timestamps[(student, assignment)] = coursedir.get_existing_timestamp(str(folder))
+        job_list.append(Job(student, assignment, files, specs[assignment], template, plain, stamp))
+
+    bar = Progress(len(job_list), label="grading ") if progress else None
+    results = {}
+    for result in make_pool(jobs, dask).run(job_list, lambda job: job.time_limit(cell_timeout)):
+        key = (result.student, result.assignment)
+        record_result(db_url, config, result, work, timestamps.get(key))
+        results[key] = result
+        if bar:
+            errors = sum(nb.status == "error" for nb in result.notebooks)
+            bar.advance(
+                note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
             )
-            if pending:
-                row.reason = f"{pending:g} point(s) await manual grading"
+    rows.extend(_rows(db_url, specs, job_list, results))
+    rows.sort(key=lambda r: (r.student_id, r.assignment, r.notebook))
     return rows
 
 
-def _record_assignment(api, course: Course, assignment: str, work: Path) -> None:
-    from nbgrader.utils import temp_attrs
+def _rows(db_url: str, specs, job_list, results) -> list[GradeRow]:
+    """One row per notebook of each job, scores read back from the gradebook."""
+    from nbgrader.api import Gradebook, MissingEntry
 
-    """Make sure the gradebook knows ``assignment`` (its cells, points and checksums)."""
-    release_dir = work / ".release"
-    with temp_attrs(api.coursedir, release_directory=str(release_dir)):
-        result = api.generate_assignment(assignment, force=True, create=True)
-    shutil.rmtree(release_dir, ignore_errors=True)
-    if not result["success"]:
-        raise GraderError(
-            f"Could not record {assignment} in the gradebook: {_summarise_failure(result)}"
-        )
+    from .gradebook import scores
 
-
-def _grade_one(api, course: Course, student: str, assignment: str, folder: Path, staged: Path):
-    """Stage one student's assignment, run nbgrader autograde on it, return provisional rows."""
-    max_points = {p.stem: notebook_points(p) for p in course.source_notebooks(assignment)}
-    target = staged / student / assignment
-    shutil.rmtree(target, ignore_errors=True)
-    target.mkdir(parents=True)
     rows: list[GradeRow] = []
-    gradable: list[str] = []
-    for name, points in max_points.items():
-        problem = _check_notebook(folder / f"{name}.ipynb")
-        if problem:
-            rows.append(GradeRow(student, assignment, name, 0.0, points, "error", problem))
-        else:
-            shutil.copy2(folder / f"{name}.ipynb", target / f"{name}.ipynb")
-            gradable.append(name)
-    if not gradable:
-        return rows
-    result = api.autograde(assignment, student, force=True, create=True)
-    status, reason = ("graded", "") if result["success"] else ("error", _summarise_failure(result))
-    rows.extend(
-        GradeRow(student, assignment, name, 0.0, max_points[name], status, reason)
-        for name in gradable
-    )
+    with Gradebook(db_url) as gb:
+        for job in job_list:
+            result = results[job.key]
+            share = result.seconds / max(1, len(result.notebooks))
+            for nb in result.notebooks:
+                points = specs[job.assignment].notebooks[nb.name].points
+                row = GradeRow(job.student, job.assignment, nb.name, 0.0, points, nb.status)
+                row.seconds = share
+                notes = list(nb.notes)
+                if nb.status == "graded":
+                    try:
+                        score, top, pending, exercises = scores(
+                            gb, nb.name, job.assignment, job.student
+                        )
+                    except MissingEntry:
+                        row.status, row.reason = (
+                            "error",
+                            "nbgrader recorded no grade for this notebook",
+                        )
+                        rows.append(row)
+                        continue
+                    row.score, row.max_score, row.exercises = score, top, exercises
+                    if pending:
+                        notes.append(f"{pending:g} point(s) await manual grading")
+                else:
+                    notes.insert(0, nb.reason)
+                row.reason = "; ".join(n for n in notes if n)
+                rows.append(row)
     return rows

@@ -19,6 +19,8 @@ __all__ = [
     "AlgorithmNotAllowedError",
     "AudienceError",
     "AuthLabError",
+    "AuthorizerError",
+    "AuthorizerUnauthorizedError",
     "AwsUnavailableError",
     "ClaimError",
     "ClientIdError",
@@ -89,6 +91,17 @@ class KeySetError(AuthLabError):
     default_hint = "Check the JWKS URL or file, and that the server behind it is running."
 
 
+class AuthorizerError(AuthLabError):
+    """A Lambda authorizer crashed or returned a malformed response: the gateway answers 500."""
+
+    code = "authorizer_error"
+    default_hint = (
+        "Return principalId and a policyDocument (Version 2012-10-17, execute-api:Invoke), "
+        "or {'isAuthorized': bool} for simple responses; context values must be strings, "
+        "numbers or booleans. Raise Exception('Unauthorized') for a 401."
+    )
+
+
 # --------------------------------------------------------------------------- 401
 
 
@@ -97,6 +110,13 @@ class TokenError(AuthLabError):
 
     code = "invalid_token"
     status = 401
+
+
+class AuthorizerUnauthorizedError(TokenError):
+    """A Lambda authorizer raised ``Exception("Unauthorized")``, or an identity source is missing."""
+
+    code = "authorizer_unauthorized"
+    default_hint = "Send the credential the authorizer expects (see the route's identity source)."
 
 
 class MalformedTokenError(TokenError):

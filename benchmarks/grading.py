@@ -1,0 +1,159 @@
+"""Grading a class: plain ``nbgrader autograde`` against ``python -m grader autograde``.
+
+Builds a class of synthetic submissions (``--students``, default 30, each submitting every
+notebook of the course that has graded cells; a mix of perfect, partial, blank and broken
+ones) and grades it twice in this run:
+
+1. plain nbgrader: ``nbgrader generate_assignment`` then ``nbgrader autograde`` for each
+   assignment over the whole class (its command line, one student after another);
+2. ``python -m grader autograde`` (parallel workers, sandboxed kernels).
+
+Prints both times, seconds per notebook and the ratio, and checks that the scores agree for
+every submission nbgrader could grade. Goal: at least 2x faster on a 2-core machine.
+
+    .venv/bin/python benchmarks/grading.py [--students 30] [--jobs N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from grader.autograde import read_csv  # noqa: E402
+from grader.course import Course  # noqa: E402
+from grader.samples import KINDS, fill_answers  # noqa: E402
+
+GOAL = 2.0
+MIX = ("perfect", "partial", "blank", "perfect", "partial", "broken")
+
+
+def build_class(course: Course, target: Path, students: int) -> list[str]:
+    """Write ``students`` submissions of every graded assignment; return the assignments."""
+    assignments = [
+        a
+        for a in course.assignments()
+        if course.max_points(a) > 0 and course.student_notebook(a).is_file()
+    ]
+    for index in range(students):
+        kind = MIX[index % len(MIX)]
+        student = f"s{index:03d}-{kind}"
+        for assignment in assignments:
+            for source in course.source_notebooks(assignment):
+                out = target / student / assignment / source.name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if kind == "broken":
+                    out.write_text('{"cells": [', encoding="utf-8")
+                    continue
+                student_nb = course.student_notebook(assignment, source.stem)
+                nbformat.write(fill_answers(source, student_nb, KINDS[kind]), out)
+    return assignments
+
+
+def plain_nbgrader(course: Course, work: Path, assignments: list[str]) -> float:
+    """Seconds for nbgrader's own command line over the class in ``work/submitted``."""
+    nbgrader = Path(sys.executable).with_name("nbgrader")
+    common = [
+        f"--CourseDirectory.root={work}",
+        f"--CourseDirectory.source_directory={course.source_dir}",
+        f"--CourseDirectory.release_directory={work / 'release'}",
+        f"--CourseDirectory.db_url=sqlite:///{work / 'gradebook.db'}",
+        "--log-level=ERROR",
+    ]
+    env = {**os.environ, "PATH": f"{nbgrader.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    started = time.perf_counter()
+    for assignment in assignments:
+        for command in ("generate_assignment", "autograde"):
+            subprocess.run(
+                [str(nbgrader), command, assignment, "--force", "--create", *common],
+                cwd=course.root,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                check=False,
+            )
+    return time.perf_counter() - started
+
+
+def plain_scores(work: Path) -> dict[tuple[str, str, str], float]:
+    """Scores nbgrader recorded for the notebooks it autograded."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    found = {}
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        for path in sorted((work / "autograded").glob("*/*/*.ipynb")):
+            student, assignment, name = path.parts[-3], path.parts[-2], path.stem
+            try:
+                found[(student, assignment, name)] = float(
+                    gb.find_submission_notebook(name, assignment, student).score
+                )
+            except MissingEntry:
+                pass
+    return found
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--students", type=int, default=30)
+    parser.add_argument("--jobs", type=int, default=None)
+    args = parser.parse_args(argv)
+    course = Course(ROOT)
+    with tempfile.TemporaryDirectory(prefix="grading-bench-") as tmp:
+        tmp = Path(tmp)
+        assignments = build_class(course, tmp / "class", args.students)
+        notebooks = sum(1 for _ in (tmp / "class").glob("*/*/*.ipynb"))
+        print(
+            f"class: {args.students} students x {len(assignments)} assignments = "
+            f"{notebooks} notebooks ({', '.join(assignments)})"
+        )
+        plain = tmp / "plain"
+        shutil.copytree(tmp / "class", plain / "submitted")
+        plain_seconds = plain_nbgrader(course, plain, assignments)
+
+        ours = tmp / "ours"
+        command = [sys.executable, "-m", "grader", "autograde", str(tmp / "class")]
+        command += ["--out", str(ours / "grades.csv"), "--workdir", str(ours), "--no-progress"]
+        if args.jobs:
+            command += ["--jobs", str(args.jobs)]
+        started = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        our_seconds = time.perf_counter() - started
+
+        expected = plain_scores(plain)
+        rows = read_csv(ours / "grades.csv")
+        graded = {(r.student_id, r.assignment, r.notebook): r for r in rows}
+        differ = [
+            f"{'/'.join(key)}: nbgrader {score:g}, ours {graded[key].score if key in graded else '-'}"
+            for key, score in expected.items()
+            if key not in graded or graded[key].status != "graded" or graded[key].score != score
+        ]
+        errors = sum(r.status == "error" for r in rows)
+
+    ratio = plain_seconds / our_seconds if our_seconds else float("inf")
+    print(f"{'':<28} {'seconds':>8} {'s/notebook':>11}")
+    print(
+        f"{'plain nbgrader autograde':<28} {plain_seconds:8.1f} {plain_seconds / notebooks:11.2f}"
+    )
+    print(f"{'python -m grader autograde':<28} {our_seconds:8.1f} {our_seconds / notebooks:11.2f}")
+    print(f"ratio: {ratio:.2f}x faster (goal >= {GOAL:g}x on {os.cpu_count()} cores)")
+    print(
+        f"scores: {len(expected) - len(differ)}/{len(expected)} notebooks nbgrader graded agree; "
+        f"{errors} row(s) could not be graded (the broken submissions)"
+    )
+    for line in differ[:20]:
+        print("  differs:", line)
+    return 0 if not differ and ratio >= GOAL else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,163 @@
+"""``python -m grader ingest EXPORT``: a learning-management-system download into ``submitted/``.
+
+An LMS export is a folder or a zip of flat files named after the student. Recognised names:
+
+* Canvas: ``<student>_[LATE_]<user id>_<submission id>_<original name>`` (a resubmission's
+  original name gains ``-1``, ``-2``…);
+* Moodle: ``<Full Name>_<id>_assignsubmission_file_<original name>`` (the id is the student);
+* generic: ``<student>_<notebook>.ipynb``, ``<notebook>-<student>.ipynb``, or
+  ``<student>/<notebook>.ipynb``.
+
+The notebook is found by its name in the file name, or else by its cells' ``grade_id``s.
+Each file lands at ``<out>/<student>/<assignment>/<notebook>.ipynb``; every file that could
+not be placed is reported with the reason. When a student has two files for one notebook,
+the later resubmission (higher ``-N``, then the later file) wins and the other is reported.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from .course import Course, GraderError
+
+__all__ = ["IngestReport", "ingest"]
+
+_CANVAS = re.compile(r"^(?P<student>[^_]+)_(?:LATE_)?\d+_\d+_(?P<rest>.+)$")
+_MOODLE = re.compile(r"^.+?_(?P<student>\d+)_assignsubmission_(?:file|onlinetext)_(?P<rest>.+)$")
+_STUDENT = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@+-]*$")
+_SKIP = ("__MACOSX/", ".DS_Store", "Thumbs.db", ".ipynb_checkpoints/")
+
+
+@dataclass
+class IngestReport:
+    """Where each file went, and which files could not be placed (with the reason)."""
+
+    placed: list[tuple[str, Path]] = field(default_factory=list)
+    unplaced: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class _Candidate:
+    name: str  # the file's name in the export
+    student: str
+    assignment: str
+    target: str  # the file name inside the assignment folder
+    revision: int
+    order: float
+    data: bytes
+
+
+def _entries(export: Path):
+    """``(name in the export, bytes, order)`` for every file of a folder or zip."""
+    if zipfile.is_zipfile(export):
+        with zipfile.ZipFile(export) as archive:
+            for info in archive.infolist():
+                if not info.is_dir():
+                    yield (
+                        info.filename,
+                        archive.read(info),
+                        time.mktime((*info.date_time, 0, 0, -1)),
+                    )
+    elif export.is_dir():
+        for path in sorted(export.rglob("*")):
+            if path.is_file():
+                yield str(path.relative_to(export)), path.read_bytes(), path.stat().st_mtime
+    else:
+        raise GraderError(f"{export} is neither a folder nor a zip file.")
+
+
+def _by_content(data: bytes, ids: dict[str, tuple[str, set[str]]]) -> tuple[str, str] | None:
+    """``(assignment, notebook)`` whose grade_ids a notebook's cells carry, if any."""
+    try:
+        cells = json.loads(data.decode("utf-8")).get("cells", [])
+    except (UnicodeDecodeError, json.JSONDecodeError, AttributeError):
+        return None
+    found = {
+        str(((c.get("metadata") or {}).get("nbgrader") or {}).get("grade_id", ""))
+        for c in cells
+        if isinstance(c, dict)
+    }
+    scores = {key: len(found & known) for key, (_, known) in ids.items()}
+    best = max(scores, key=scores.get, default=None)
+    return (ids[best][0], best) if best and scores[best] else None
+
+
+def _place(name: str, data: bytes, notebooks: dict[str, str], ids) -> _Candidate | str:
+    """Where one exported file goes, or why it cannot be placed."""
+    path = PurePosixPath(name)
+    base = path.name
+    student = rest = None
+    for pattern in (_MOODLE, _CANVAS):
+        match = pattern.match(base)
+        if match:
+            student, rest = match["student"], match["rest"]
+            break
+    rest = rest or base
+    stem, suffix = PurePosixPath(rest).stem, PurePosixPath(rest).suffix
+    lowered = stem.lower()
+    hit = max((n for n in notebooks if n in lowered), key=len, default=None)
+    revision = 0
+    if hit:
+        assignment = notebooks[hit]
+        before, after = lowered.split(hit, 1)
+        tail = re.match(r"^-(\d+)$", after)
+        if tail:
+            revision, after = int(tail.group(1)), ""
+        if student is None:
+            left = stem[: len(before)].strip("_- .")
+            right = stem[len(before) + len(hit) :].strip("_- .")
+            student = left or right or (path.parent.name if len(path.parts) > 1 else "")
+        target = f"{hit}{suffix}" if suffix == ".ipynb" else rest
+    elif suffix == ".ipynb" and (found := _by_content(data, ids)):
+        assignment, hit = found
+        student = student or stem.strip("_- .") or path.parent.name
+        target = f"{hit}.ipynb"
+    else:
+        return "no notebook or assignment of the course in its name or cells"
+    if not student or not _STUDENT.match(student):
+        return f"no usable student id in the name (got {student!r})"
+    return _Candidate(name, student, assignment, target, revision, 0.0, data)
+
+
+def ingest(course: Course, export: Path, out: Path) -> IngestReport:
+    """Copy the files of ``export`` (folder or zip) into ``out`` as nbgrader's submitted layout."""
+    notebooks = {n: a for a in course.assignments() for n in course.notebook_names(a)}
+    from .integrity import notebook_spec
+
+    ids = {
+        src.stem: (a, set(notebook_spec(src, src).cell_ids))
+        for a in course.assignments()
+        for src in course.source_notebooks(a)
+    }
+    report = IngestReport()
+    chosen: dict[tuple[str, str, str], _Candidate] = {}
+    for name, data, order in _entries(export):
+        if any(skip in name for skip in _SKIP) or PurePosixPath(name).name.startswith("."):
+            continue
+        placed = _place(name, data, notebooks, ids)
+        if isinstance(placed, str):
+            report.unplaced.append((name, placed))
+            continue
+        placed.order = float(order)
+        key = (placed.student, placed.assignment, placed.target)
+        previous = chosen.get(key)
+        if previous is None or (placed.revision, placed.order) >= (
+            previous.revision,
+            previous.order,
+        ):
+            if previous is not None:
+                report.unplaced.append((previous.name, f"superseded by {placed.name}"))
+            chosen[key] = placed
+        else:
+            report.unplaced.append((placed.name, f"superseded by {previous.name}"))
+    for (student, assignment, target), candidate in sorted(chosen.items()):
+        path = out / student / assignment / target
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(candidate.data)
+        report.placed.append((candidate.name, path))
+    return report

@@ -1,0 +1,187 @@
+"""Worker pools that run :func:`grader.worker.grade_job` on many jobs.
+
+* :class:`LocalPool`: warm worker processes on this machine (forked once, imports done
+  once, one job at a time each). A worker that dies, or runs past a job's time limit, is
+  killed with its kernel and replaced; its job gets a recorded failure and the batch goes on.
+* :class:`DaskPool`: the same jobs submitted to a Dask cluster (``--dask ADDRESS``); each
+  job is plain data, so a worker needs the ``grader`` package, not the course.
+
+Both yield one :class:`~grader.worker.JobResult` per job, in completion order.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import shutil
+import tempfile
+import time
+from collections import deque
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from multiprocessing.connection import wait
+
+from .worker import Job, JobResult, NotebookResult, grade_job
+
+__all__ = ["DaskPool", "LocalPool", "failed", "make_pool"]
+
+
+def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
+    """A result saying that none of the job's notebooks could be graded, and why."""
+    notebooks = [
+        NotebookResult(name, "error", reason, attempted=True) for name in job.spec.notebooks
+    ]
+    return JobResult(job.student, job.assignment, notebooks, seconds)
+
+
+def _serve(conn, tmpdir: str) -> None:
+    """A worker's loop: receive a job, send its result, until told to stop."""
+    os.environ["TMPDIR"] = tmpdir
+    tempfile.tempdir = tmpdir
+    while True:
+        try:
+            job = conn.recv()
+        except EOFError:
+            return
+        if job is None:
+            return
+        conn.send(grade_job(job))
+
+
+def _kill_tree(pid: int) -> None:
+    """Kill a process and everything it started (kernels start their own sessions)."""
+    try:
+        import psutil
+
+        parent = psutil.Process(pid)
+        for child in parent.children(recursive=True):
+            child.kill()
+        parent.kill()
+    except Exception:  # noqa: BLE001 - already gone, or psutil missing
+        try:
+            os.kill(pid, 9)
+        except OSError:
+            pass
+
+
+@dataclass
+class _Slot:
+    process: multiprocessing.Process
+    conn: object
+    job: Job | None = None
+    started: float = 0.0
+    deadline: float = 0.0
+
+
+class LocalPool:
+    """``workers`` warm processes on this machine; see the module's docstring."""
+
+    def __init__(self, workers: int | None = None):
+        self.workers = max(1, workers or os.cpu_count() or 1)
+        method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+        self._ctx = multiprocessing.get_context(method)
+
+    def _start(self, tmpdir: str) -> _Slot:
+        parent, child = self._ctx.Pipe()
+        process = self._ctx.Process(target=_serve, args=(child, tmpdir), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent)
+
+    def run(self, jobs: list[Job], limit: Callable[[Job], float]) -> Iterator[JobResult]:
+        """Grade ``jobs``; ``limit(job)`` is the job's wall-clock limit in seconds."""
+        import nbgrader.converters  # noqa: F401 - imported once, before forking
+        import nbgrader.preprocessors  # noqa: F401
+
+        tmpdir = tempfile.mkdtemp(prefix="grader-pool-")
+        pending = deque(jobs)
+        slots = [self._start(tmpdir) for _ in range(min(self.workers, len(jobs)))]
+        try:
+            while pending or any(slot.job for slot in slots):
+                for slot in slots:
+                    if slot.job is None and pending:
+                        slot.job = pending.popleft()
+                        slot.started = time.monotonic()
+                        slot.deadline = slot.started + limit(slot.job)
+                        slot.conn.send(slot.job)
+                busy = [slot for slot in slots if slot.job]
+                timeout = max(0.0, min(slot.deadline for slot in busy) - time.monotonic())
+                ready = wait(
+                    [s.conn for s in busy] + [s.process.sentinel for s in busy], timeout=timeout
+                )
+                for index, slot in enumerate(slots):
+                    if slot.job is None:
+                        continue
+                    result = self._collect(slot, ready)
+                    if result is not None:
+                        yield result
+                        if slot.job is None and not slot.process.is_alive():
+                            slots[index] = self._start(tmpdir)
+        finally:
+            for slot in slots:
+                try:
+                    slot.conn.send(None)
+                except OSError:
+                    pass
+            for slot in slots:
+                slot.process.join(timeout=5)
+                if slot.process.is_alive():
+                    _kill_tree(slot.process.pid)
+            shutil.rmtree(tmpdir, ignore_errors=True)
+
+    def _collect(self, slot: _Slot, ready: list) -> JobResult | None:
+        job = slot.job
+        elapsed = time.monotonic() - slot.started
+        if slot.conn in ready:
+            try:
+                result = slot.conn.recv()
+                slot.job = None
+                return result
+            except (EOFError, OSError):
+                pass
+        if slot.process.sentinel in ready or not slot.process.is_alive():
+            slot.job = None
+            code = slot.process.exitcode
+            return failed(job, f"the grading worker died (exit code {code})", elapsed)
+        if time.monotonic() >= slot.deadline:
+            _kill_tree(slot.process.pid)
+            slot.process.join(timeout=5)
+            slot.job = None
+            return failed(job, f"grading took longer than {elapsed:.0f} s and was stopped", elapsed)
+        return None
+
+
+class DaskPool:
+    """Jobs sent to the Dask scheduler at ``address`` (needs ``distributed``)."""
+
+    def __init__(self, address: str):
+        try:
+            from distributed import Client
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "--dask needs the 'distributed' package: pip install distributed"
+            ) from exc
+        self.client = Client(address)
+
+    def run(self, jobs: list[Job], limit: Callable[[Job], float]) -> Iterator[JobResult]:
+        """Submit every job; yield results as they complete (a failed task becomes a failure)."""
+        from distributed import as_completed
+
+        futures = {
+            self.client.submit(grade_job, job, pure=False, key=f"grade-{i}-{job.student}"): job
+            for i, job in enumerate(jobs)
+        }
+        try:
+            for future in as_completed(futures):
+                job = futures[future]
+                try:
+                    yield future.result()
+                except Exception as exc:  # noqa: BLE001 - reported on the job's rows
+                    yield failed(job, f"the Dask worker failed: {type(exc).__name__}: {exc}"[:300])
+        finally:
+            self.client.close()
+
+
+def make_pool(jobs: int | None = None, dask: str | None = None) -> LocalPool | DaskPool:
+    """The pool the command line asked for."""
+    return DaskPool(dask) if dask else LocalPool(jobs)

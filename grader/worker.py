@@ -1,0 +1,257 @@
+"""One grading job, run in a worker process: a student's assignment through nbgrader's Autograde.
+
+A :class:`Job` carries everything a worker needs as plain data (the student's files, the
+assignment's :class:`~grader.integrity.AssignmentSpec`, a snapshot of the gradebook holding
+the assignment, nbgrader's settings), so the same job runs in a local process or on a
+Dask worker with no access to the course. :func:`grade_job`
+
+1. checks each notebook (:mod:`grader.integrity`); unreadable or foreign ones are not graded;
+2. lays out a scratch course in the temp folder: ``submitted/`` with only this student's
+   files, ``autograded/`` (the kernel's working directory), and, in a separate folder, a
+   private copy of the gradebook;
+3. runs nbgrader's own ``Autograde`` converter (locked cells restored, deleted test cells
+   re-inserted, hidden tests run) with :class:`~grader.sandbox.SandboxExecute` as the
+   executor;
+4. returns the autograded notebooks; the parent alone writes the course's gradebook.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .integrity import AssignmentSpec, check_notebook
+
+__all__ = ["Job", "JobResult", "NotebookResult", "grade_job"]
+
+PLACEHOLDER_STUDENT = "student"
+"""The student id inside the scratch course (the real id never reaches the kernel)."""
+
+
+@dataclass
+class Job:
+    """One student's submission of one assignment, as plain data."""
+
+    student: str
+    assignment: str
+    files: dict[str, bytes]  # path relative to the submission folder -> content
+    spec: AssignmentSpec
+    gradebook: bytes  # an SQLite gradebook that knows the assignment
+    config: dict  # nbgrader settings (traitlets Config as nested dicts)
+    timestamp: str | None = None
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.student, self.assignment)
+
+    def time_limit(self, timeout: float) -> float:
+        """Wall-clock seconds after which the whole job is abandoned."""
+        cells = sum(nb.code_cells for nb in self.spec.notebooks.values())
+        return 120.0 + timeout * (cells + 5)
+
+
+@dataclass
+class NotebookResult:
+    """One notebook's outcome in the worker."""
+
+    name: str
+    status: str  # "graded" or "error"
+    reason: str = ""
+    notes: list[str] = field(default_factory=list)
+    autograded: str | None = None  # the autograded notebook as JSON text
+    attempted: bool = False  # nbgrader ran on it (False: missing, unreadable or foreign)
+
+
+@dataclass
+class JobResult:
+    """What a worker sends back for a :class:`Job`."""
+
+    student: str
+    assignment: str
+    notebooks: list[NotebookResult]
+    seconds: float
+    log: str = ""
+
+
+def _failure_reason(log: str) -> str:
+    """The most telling line of nbgrader's log for a submission it could not grade."""
+    if "DeadKernelError" in log or "Kernel died" in log:
+        return (
+            "the kernel died while running the notebook (os._exit, a crash, or the memory "
+            "limit): no cell after that point ran"
+        )
+    if "UnresponsiveKernelError" in log or "became unresponsive" in log:
+        return "the kernel stopped responding and could not be interrupted (an endless loop?)"
+    lines = [line.strip() for line in log.splitlines() if line.strip()]
+    raised = [
+        line
+        for line in lines
+        if re.match(r"^[\w.]*(Error|Exception|Interrupt)\b", line)
+        and "NbGraderException" not in line
+    ]
+    if raised:
+        return f"nbgrader could not grade it: {raised[-1]}"[:300]
+    errors = [line for line in lines if re.search(r"Error|ERROR|Exception", line)]
+    chosen = (errors or lines or ["nbgrader autograde failed without a message"])[-1]
+    return chosen[:300]
+
+
+def _config(job: Job, root: Path, db: Path, home: Path):
+    from traitlets.config import Config
+
+    from .sandbox import SandboxExecute
+
+    config = Config(job.config)
+    course = config.CourseDirectory
+    course.root = str(root)
+    course.submitted_directory = "submitted"
+    course.autograded_directory = "autograded"
+    course.source_directory = "source"
+    course.db_url = f"sqlite:///{db}"
+    config.OverwriteCells.add_missing_cells = False  # done by grader.integrity, in place
+    config.SandboxKernelManager.home = str(home)
+    config.Execute.shutdown_kernel = "immediate"  # the notebook is done: no graceful wait
+    from nbgrader.converters import Autograde
+
+    chain = list(Autograde.class_traits()["autograde_preprocessors"].default())
+    config.Autograde.autograde_preprocessors = [
+        SandboxExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
+    ]
+    config.Application.log_level = "WARNING"
+    return config
+
+
+def grade_job(job: Job) -> JobResult:
+    """Grade one job in this process (see the module's docstring); never raises."""
+    started = time.perf_counter()
+    spec = job.spec
+    results: dict[str, NotebookResult] = {}
+    gradable: dict[str, bytes] = {}
+    for name in spec.notebooks:
+        data = job.files.get(f"{name}.ipynb")
+        verdict = check_notebook(name, data, spec)
+        if verdict.problem:
+            results[name] = NotebookResult(name, "error", verdict.problem)
+        else:
+            results[name] = NotebookResult(name, "graded", notes=verdict.notes, attempted=True)
+            gradable[name] = verdict.data or data
+    log = ""
+    if gradable:
+        log = _run_nbgrader(job, gradable, results)
+    ordered = [results[name] for name in spec.notebooks]
+    return JobResult(job.student, job.assignment, ordered, time.perf_counter() - started, log)
+
+
+def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, NotebookResult]) -> str:
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    scratch = Path(tempfile.mkdtemp(prefix="grade-"))
+    private = Path(tempfile.mkdtemp(prefix="gradebook-"))
+    try:
+        root, home = scratch / "course", scratch / "home"
+        submitted = root / "submitted" / PLACEHOLDER_STUDENT / job.assignment
+        submitted.mkdir(parents=True)
+        (root / "source" / job.assignment).mkdir(parents=True)
+        home.mkdir()
+        for rel, data in job.files.items():
+            if rel.endswith(".ipynb") and Path(rel).stem in job.spec.notebooks:
+                if Path(rel).stem not in gradable:
+                    continue  # unreadable or foreign: not staged, nbgrader scores it as missing
+                data = gradable[Path(rel).stem]
+            target = (submitted / rel).resolve()
+            if submitted.resolve() not in target.parents:
+                continue  # a path escaping the submission folder
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        for rel, data in job.spec.extra_files.items():
+            target = root / "source" / job.assignment / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+        if job.timestamp:
+            (submitted / "timestamp.txt").write_text(job.timestamp)
+        db = private / "gradebook.db"
+        db.write_bytes(job.gradebook)
+        config = _config(job, root, db, home)
+        coursedir = CourseDirectory(config=config)
+        coursedir.assignment_id = job.assignment
+        coursedir.student_id = PLACEHOLDER_STUDENT
+        app = _sandboxed_autograde(private)(coursedir=coursedir, config=config)
+        app.force = True
+        app.create_student = True
+        logging.getLogger("traitlets").setLevel(logging.ERROR)
+        outcome = capture_log(app)
+        log = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
+        out_dir = root / "autograded" / PLACEHOLDER_STUDENT / job.assignment
+        for name in gradable:
+            path = out_dir / f"{name}.ipynb"
+            if outcome["success"] and path.is_file():
+                results[name].autograded = path.read_text(encoding="utf-8")
+            else:
+                results[name].status = "error"
+                results[name].reason = _failure_reason(log)
+        return log
+    except Exception as exc:  # noqa: BLE001 - a job never raises: it reports
+        for name in gradable:
+            results[name].status = "error"
+            results[name].reason = f"the grader failed: {type(exc).__name__}: {exc}"[:300]
+        return repr(exc)
+    finally:
+        _remove(scratch)
+        _remove(private)
+
+
+def _remove(path: Path) -> None:
+    """Delete a scratch folder, even one a notebook made read-only."""
+
+    def unlock(func, target, _exc):
+        try:
+            os.chmod(os.path.dirname(target), 0o700)
+            os.chmod(target, 0o700)
+            func(target)
+        except OSError:
+            pass
+
+    key = "onexc" if sys.version_info >= (3, 12) else "onerror"
+    shutil.rmtree(path, **{key: unlock})
+
+
+def _sandboxed_autograde(hideout: Path):
+    """nbgrader's Autograde, except that the notebook being executed is kept out of the
+    kernel's folder (it holds the restored hidden tests); the kernel still runs there."""
+    from nbconvert.exporters.exporter import ResourcesDict
+    from nbformat import read
+    from nbgrader import utils
+    from nbgrader.converters import Autograde
+    from nbgrader.converters.base import BaseConverter
+
+    class SandboxAutograde(Autograde):
+        def convert_single_notebook(self, notebook_filename: str) -> None:
+            self._sanitizing = True
+            self._init_preprocessors()
+            BaseConverter.convert_single_notebook(self, notebook_filename)
+            built = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
+            hidden = hideout / os.path.basename(built)
+            shutil.move(built, hidden)
+            self._sanitizing = False
+            self._init_preprocessors()
+            try:
+                resources = self.init_single_notebook_resources(built)
+                resources["metadata"] = ResourcesDict(
+                    name=Path(built).stem, path=os.path.dirname(built)
+                )
+                nb = read(str(hidden), as_version=4)
+                with utils.setenv(NBGRADER_EXECUTION="autograde"):
+                    output, resources = self.exporter.from_notebook_node(nb, resources=resources)
+                self.write_single_notebook(output, resources)
+            finally:
+                self._sanitizing = True
+
+    return SandboxAutograde

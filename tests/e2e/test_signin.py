@@ -1,0 +1,137 @@
+"""The mini project's sign-in page in a real browser: Cognito (moto) + the local API Gateway.
+
+The page (``src/authlab/static/signin.html``) is served by :class:`authlab.gateway.Gateway` at
+``/_static/signin.html``; it signs in against the moto server's Cognito endpoint across origins
+(CORS), and calls ``GET /notes`` on its own origin, behind a JWT authorizer pointed at the pool.
+Screenshots go to ``build/e2e/signin-*.png``.
+"""
+
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+
+from authlab.cognito import create_demo_pool
+from authlab.gateway import Gateway
+from authlab.signin import signin_url
+
+pytestmark = pytest.mark.e2e
+
+LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:notes"
+
+
+@pytest.fixture(scope="module")
+def stack(moto_server):
+    """A demo pool, an HTTP API whose GET /notes needs a pool token, and the gateway serving it."""
+    moto_server.reset()
+    cognito = moto_server.client("cognito-idp")
+    apigw = moto_server.client("apigatewayv2")
+    pool = create_demo_pool(cognito, endpoint_url=moto_server.endpoint_url)
+    api = apigw.create_api(Name="notes", ProtocolType="HTTP")["ApiId"]
+    authorizer = apigw.create_authorizer(
+        ApiId=api,
+        Name="cognito",
+        AuthorizerType="JWT",
+        IdentitySource=["$request.header.Authorization"],
+        JwtConfiguration={"Issuer": pool.issuer, "Audience": [pool.client_id]},
+    )["AuthorizerId"]
+    integration = apigw.create_integration(
+        ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=LAMBDA, PayloadFormatVersion="2.0"
+    )["IntegrationId"]
+    apigw.create_route(
+        ApiId=api,
+        RouteKey="GET /notes",
+        AuthorizationType="JWT",
+        AuthorizerId=authorizer,
+        Target=f"integrations/{integration}",
+    )
+
+    def notes(event, context):
+        claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
+        return {"owner": claims["username"], "notes": ["buy milk", "rotate the signing keys"]}
+
+    gateway = Gateway(
+        api, apigw=apigw, handlers={"notes": notes}, jwks_urls={pool.issuer: pool.jwks_url}
+    ).start()
+    url = signin_url(gateway.url, moto_server.endpoint_url, pool.client_id, api="/notes")
+    yield SimpleNamespace(gateway=gateway, pool=pool, url=url)
+    gateway.stop()
+
+
+def open_page(page, stack):
+    page.goto(stack.url)
+    page.locator("#signin").wait_for()
+    return page
+
+
+def sign_in(page, password: str) -> None:
+    page.fill("#username", "alice")
+    page.fill("#password", password)
+    page.click("#signin")
+
+
+def storage_is_empty(page) -> bool:
+    """No token in localStorage, sessionStorage or cookies: the page keeps them in memory."""
+    return page.evaluate("() => localStorage.length + sessionStorage.length === 0") and (
+        page.context.cookies() == []
+    )
+
+
+def test_wrong_password_shows_an_error(page, stack, screenshot_dir):
+    open_page(page, stack)
+    sign_in(page, "not-alices-password")
+    error = page.locator("#error")
+    error.filter(has_text="NotAuthorizedException").wait_for()
+    assert "Incorrect username or password" in error.inner_text()
+    assert page.inner_text("#session") == "signed out"
+    assert page.locator("#call-api").is_disabled()
+    page.screenshot(path=screenshot_dir / "signin-01-wrong-password.png", full_page=True)
+
+
+def test_sign_in_call_tamper_refresh_sign_out(page, stack, screenshot_dir):
+    """The whole session as a person clicks through it, one screenshot per step."""
+    password = stack.pool.user("alice").password
+    calls = stack.gateway.invocations["notes"]
+    open_page(page, stack)
+
+    sign_in(page, password)
+    page.locator("#session", has_text="signed in as alice").wait_for()
+    assert page.inner_text("#error") == ""
+    assert storage_is_empty(page), "tokens must stay in memory"
+    first_token = page.inner_text("#token")
+    assert first_token.count(".") == 2 and first_token.startswith("eyJ")
+
+    page.click("#call-api")
+    page.locator("#result-status", has_text="200").wait_for()
+    assert '"owner": "alice"' in page.inner_text("#result")
+    assert stack.gateway.invocations["notes"] == calls + 1
+    page.screenshot(path=screenshot_dir / "signin-02-signed-in-api-200.png", full_page=True)
+
+    page.click("#call-tampered")
+    page.locator("#result-status", has_text="401").wait_for()
+    result = page.inner_text("#result")
+    assert '"message": "Unauthorized"' in result and "invalid_token" in result
+    assert stack.gateway.invocations["notes"] == calls + 1, "the Lambda must not run on a 401"
+    page.screenshot(path=screenshot_dir / "signin-03-tampered-token-401.png", full_page=True)
+
+    page.click("#refresh")
+    page.locator("#session", has_text="access token #2").wait_for()
+    assert page.inner_text("#token") != first_token
+    page.click("#call-api")
+    page.locator("#result-status", has_text="200").wait_for()
+    assert stack.gateway.invocations["notes"] == calls + 2
+    page.screenshot(path=screenshot_dir / "signin-04-refreshed-api-200.png", full_page=True)
+
+    page.click("#signout")
+    page.locator("#session", has_text="signed out").wait_for()
+    assert page.inner_text("#token") == "none"
+    assert page.locator("#claims").is_hidden()
+    for button in ("#call-api", "#call-tampered", "#refresh", "#signout"):
+        assert page.locator(button).is_disabled(), button
+    assert "GlobalSignOut done" in page.inner_text("#result")
+    assert storage_is_empty(page)
+    # Nothing left in the page that could call the API: no token text anywhere.
+    assert not re.search(r"eyJ[\w-]+\.[\w-]+\.[\w-]+", page.content())
+    page.screenshot(path=screenshot_dir / "signin-05-signed-out.png", full_page=True)

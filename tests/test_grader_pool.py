@@ -1,0 +1,36 @@
+"""The local worker pool: a job past its time limit is stopped, the batch goes on."""
+
+from __future__ import annotations
+
+import pytest
+
+from grader.autograde import _worker_config, assignment_spec
+from grader.gradebook import record_assignments
+from grader.pool import LocalPool
+from grader.worker import Job
+
+from .conftest import COURSE, ROOT
+
+NB = "01-sessions-vs-tokens"
+
+
+@pytest.mark.notebooks
+def test_a_job_over_its_time_limit_is_stopped_and_the_next_one_graded(tmp_path):
+    from nbgrader.apps import NbGraderAPI
+
+    db = tmp_path / "gradebook.db"
+    config = COURSE.nbgrader_config(root=tmp_path, db_url=f"sqlite:///{db}")
+    template = record_assignments(NbGraderAPI(config=config), [NB], tmp_path, db)
+    spec = assignment_spec(COURSE, NB)
+    notebook = (ROOT / "data" / "submissions" / "partial" / NB / f"{NB}.ipynb").read_bytes()
+    plain = _worker_config(config, 30, 0, "loopback")
+    jobs = [
+        Job("slow", NB, {f"{NB}.ipynb": notebook}, spec, template, plain),
+        Job("fine", NB, {f"{NB}.ipynb": notebook}, spec, template, plain),
+    ]
+    limits = {"slow": 0.2, "fine": 600.0}
+    results = {r.student: r for r in LocalPool(1).run(jobs, lambda job: limits[job.student])}
+    slow = results["slow"].notebooks[0]
+    assert slow.status == "error" and "took longer than" in slow.reason
+    fine = results["fine"].notebooks[0]
+    assert fine.status == "graded" and fine.autograded

@@ -1,0 +1,179 @@
+"""authlab.quiz: the interview practice bank and its headless self-check machinery."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from authlab.errors import ConfigurationError
+from authlab.quiz import Quiz, load_bank
+
+CHAPTER_TOPICS = [
+    "sessions-vs-tokens",
+    "signature",
+    "cognito-flow",
+    "authorizers",
+    "logout",
+    "refresh",
+    "federation",
+    "cost",
+]
+EXTRA_TOPICS = ["algorithm-confusion", "aud-vs-client-id", "issuer", "browser-storage"]
+
+
+@pytest.fixture(scope="module")
+def bank():
+    return load_bank()
+
+
+@pytest.fixture
+def quiz(bank):
+    said: list[str] = []
+    q = Quiz(bank, out=said.append)
+    q.said = said  # type: ignore[attr-defined]
+    return q
+
+
+def test_bank_covers_every_chapter_topic_and_the_interviewer_extras(bank):
+    coverage = bank.coverage()
+    for topic in CHAPTER_TOPICS:
+        assert coverage[topic].get("chapter interview question", 0) >= 1, topic
+        kinds = {q.kind for q in bank.by_topic(topic)}
+        assert "open" in kinds and kinds & {"choice", "order", "status"}, topic
+    for topic in EXTRA_TOPICS:
+        assert sum(coverage[topic].values()) >= 1, topic
+    assert any(q.source == "chapter FAQ" for q in bank.questions.values())
+    assert {"choice", "order", "status", "open"} <= {q.kind for q in bank.questions.values()}
+
+
+def test_every_auto_question_accepts_its_own_answer(bank):
+    quiz = Quiz(bank, out=None)
+    for q in bank.questions.values():
+        if q.kind != "open":
+            assert quiz.answer(q.id, q.correct_response()).correct, q.id
+
+
+def test_choice_feedback_is_instant_with_a_hint_and_case_insensitive(quiz):
+    wrong = quiz.answer("signature-1", "a")
+    assert wrong.correct is False and "Hint:" in wrong.feedback
+    assert quiz.answer("signature-1", " b ").correct is True
+    assert quiz.score() == (1, 1)
+
+
+def test_empty_answers_are_not_attempts(quiz):
+    assert quiz.answer("signature-1", "").correct is None
+    assert quiz.answer("authorizers-3", None).correct is None
+    assert not quiz.attempted("signature-1")
+    assert quiz.reveal("signature-1") is None
+    assert "Try it first" in quiz.said[-1]
+
+
+def test_status_questions_take_ints_or_strings(quiz):
+    assert quiz.answer("authorizers-3", "401").correct is True
+    assert quiz.answer("authorizers-2", 401).correct is False
+    assert quiz.answer("authorizers-2", "four-oh-three").correct is False
+
+
+def test_order_questions_are_shown_shuffled_and_stable(bank, quiz):
+    q = bank.get("flow-1")
+    shown = q.shuffled_steps()
+    assert shown != sorted(shown) and shown == q.shuffled_steps()
+    right = q.correct_response()
+    assert sorted(right) == list("ABCDEFG")[: len(q.steps)]
+    assert quiz.answer("flow-1", right.lower()).correct
+    assert quiz.answer("flow-1", list(right)).correct
+    assert quiz.answer("flow-1", right[::-1]).correct is False
+    text = quiz.ask("flow-1")
+    assert text.index(q.steps[shown[0]]) < text.index(q.steps[shown[1]])
+
+
+def test_open_answers_are_revealed_only_after_an_attempt(quiz):
+    assert quiz.reveal("logout-3") is None
+    result = quiz.attempt(
+        "logout-3", "Delete on the client; GlobalSignOut; a jti denylist with TTL."
+    )
+    assert result.correct is None
+    assert "✔ jti denylist" in result.feedback and "· short access-token" in result.feedback
+    revealed = quiz.reveal("logout-3")
+    assert revealed and "Model answer" in revealed
+    assert quiz.attempt("refresh-3", "   ").correct is None and not quiz.attempted("refresh-3")
+
+
+def test_reveal_of_a_choice_names_the_option_after_a_wrong_try(quiz):
+    quiz.answer("issuer-1", "A")
+    quiz.answer("issuer-1", "C")
+    assert "reveal()" in quiz.said[-1]
+    assert quiz.reveal("issuer-1").startswith("[issuer-1] Answer: B.")
+
+
+def test_drill_is_shuffled_by_seed_and_replayable(bank):
+    quiz = Quiz(bank, out=None)
+    one, again, other = quiz.drill(6, seed=1), quiz.drill(6, seed=1), quiz.drill(6, seed=2)
+    assert one.ids == again.ids and one.ids != other.ids and len(one.ids) == 6
+    assert all(bank.get(q).kind != "open" for q in one.ids)
+    answers = [bank.get(q).correct_response() for q in one.ids]
+    assert one.answer(answers) == (6, 6)
+    assert "1)" in one.show()
+    only_cost = quiz.drill(10, seed=3, topics=["cost"])
+    assert {bank.get(q).topic for q in only_cost.ids} == {"cost"}
+    assert quiz.drill(3).seed >= 0
+
+
+def test_bad_banks_are_refused(tmp_path):
+    path = tmp_path / "bank.json"
+    base = {"topics": {"t": "T"}, "questions": []}
+    cases = [
+        {"id": "x", "kind": "essay", "topic": "t", "source": "s", "prompt": "p"},
+        {
+            "id": "x",
+            "kind": "choice",
+            "topic": "t",
+            "source": "s",
+            "prompt": "p",
+            "options": ["a"],
+            "answer": "C",
+        },
+        {"id": "x", "kind": "status", "topic": "t", "source": "s", "prompt": "p", "answer": "401"},
+        {
+            "id": "x",
+            "kind": "open",
+            "topic": "nope",
+            "source": "s",
+            "prompt": "p",
+            "model_answer": "m",
+        },
+    ]
+    for case in cases:
+        path.write_text(json.dumps({**base, "questions": [case]}))
+        with pytest.raises(ConfigurationError):
+            load_bank(path)
+    dup = {"id": "x", "kind": "status", "topic": "t", "source": "s", "prompt": "p", "answer": 401}
+    path.write_text(json.dumps({**base, "questions": [dup, dup]}))
+    with pytest.raises(ConfigurationError):
+        load_bank(path)
+    path.write_text("{")
+    with pytest.raises(ConfigurationError):
+        load_bank(path)
+    with pytest.raises(ConfigurationError):
+        load_bank().get("no-such-question")
+
+
+def test_widget_builds_a_form(bank):
+    pytest.importorskip("ipywidgets")
+    from authlab.quiz import widget
+
+    form = widget(Quiz(bank, out=None), "signature-1")
+    assert len(form.children) == 4
+
+
+def test_returned_text_and_results_are_not_echoed_twice_in_a_notebook(quiz):
+    shown = quiz.ask("signature-1")
+    assert shown == quiz.said[-1] and shown._ipython_display_() is None
+    assert quiz.answer("signature-1", "B")._ipython_display_() is None
+
+
+def test_an_empty_drill_answer_is_a_nudge_not_a_zero(quiz):
+    drill = quiz.drill(3, seed=5)
+    assert drill.answer([]) == (0, 3)
+    assert "No answers yet" in quiz.said[-1] and quiz.score() == (0, 0)
