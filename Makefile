@@ -23,12 +23,13 @@ test: $(STAMP)
 e2e: $(STAMP) chromium
 	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
-# Chromium from Debian's packages: installed quietly when missing and we are root, else say how.
+# Chromium from Debian's packages (plus an emoji font for the screenshots): installed quietly
+# when missing and we are root, else say how.
 chromium:
 	@test -x $(CHROMIUM) || { \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 	    mkdir -p build/e2e && echo "installing Debian's chromium (log: build/e2e/apt.log)" && \
-	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium fonts-noto-color-emoji; } \
 	      >build/e2e/apt.log 2>&1 || { tail -n 20 build/e2e/apt.log; exit 1; }; \
 	  else \
 	    echo "make e2e needs Chromium at $(CHROMIUM): install it with 'sudo apt-get install chromium'"; \

@@ -69,7 +69,7 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
         written = bool(meta.get("solution"))
         if written:
             outcome = "manual" if score is None else ("passed" if score >= top else "failed")
-            message = comment or ("awaits manual grading" if score is None else "")
+            message = comment
             if not message and score == 0:
                 message = "no answer given"
         else:

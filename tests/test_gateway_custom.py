@@ -146,6 +146,7 @@ def test_missing_identity_source_is_401_without_calling_the_authorizer(stack):
     before = calls(gateway)
     response = call(gateway, "GET", "/pets")
     assert response.status_code == 401 and response.json() == {"message": "Unauthorized"}
+    assert "www-authenticate" not in response.headers  # only JWT authorizers send one
     assert calls(gateway) == before and gateway.invocations["echo"] == 0
 
 
@@ -155,6 +156,7 @@ def test_unauthorized_exception_is_401_and_the_backend_never_runs(stack):
     response = call(gateway, "GET", "/pets", "who-knows")
     assert response.status_code == 401
     assert response.headers["x-authlab-error"] == "authorizer_unauthorized"
+    assert "www-authenticate" not in response.headers
     assert calls(gateway) == before + 1 and gateway.invocations["echo"] == echoes
     call(gateway, "GET", "/pets", "who-knows")  # a 401 is not cached: called again
     assert calls(gateway) == before + 2
@@ -193,6 +195,7 @@ def test_deny_is_403_and_the_cached_deny_does_not_call_again(stack):
     first = call(gateway, "GET", "/pets", "deny")
     assert first.status_code == 403 and first.json() == {"message": "Forbidden"}
     assert first.headers["x-authlab-error"] == "policy_denied"
+    assert "www-authenticate" not in first.headers
     for path in ("/pets", "/pets/1"):
         assert call(gateway, "GET", path, "deny").status_code == 403
     assert calls(gateway) == before + 1 and gateway.invocations["echo"] == echoes

@@ -14,8 +14,8 @@ with JWT authorizers", and "Working with AWS Lambda proxy integrations for HTTP 
    route's integration with a payload-2.0 event, and count the call in
    :attr:`Gateway.invocations`.
 
-A :class:`~authlab.errors.TokenError` answers 401 ``{"message":"Unauthorized"}`` with
-a ``www-authenticate`` header giving the reason; an
+A :class:`~authlab.errors.TokenError` answers 401 ``{"message":"Unauthorized"}`` (with
+a ``www-authenticate`` header giving the reason when a JWT authorizer refused); an
 :class:`~authlab.errors.AccessDeniedError` 403 ``{"message":"Forbidden"}``; anything
 else 500: the status comes from :func:`authlab.errors.http_status`.
 
@@ -245,7 +245,7 @@ class Gateway:
             name, handler = self.handler_for(integration.uri, integration.integration_id)
         except Exception as error:  # noqa: BLE001 - every failure becomes a status, never a crash
             entry["error"] = getattr(error, "code", type(error).__name__)
-            return self._error_response(error)
+            return self._error_response(error, jwt=route.authorization_type == "JWT")
         event = build_event(request, context)
         with self._lock:  # requests are served from several threads
             self.invocations[name] += 1
@@ -257,15 +257,17 @@ class Gateway:
             entry["error"] = type(error).__name__
             return HttpResponse.json(500, {"message": "Internal Server Error"})
 
-    def _error_response(self, error: BaseException) -> HttpResponse:
+    def _error_response(self, error: BaseException, *, jwt: bool = False) -> HttpResponse:
+        """401/403/500 as API Gateway answers them; only a JWT authorizer's refusals carry
+        a ``www-authenticate`` challenge (Lambda authorizers' 401/403 have none)."""
         status = http_status(error)
         code = str(getattr(error, "code", "internal"))
         headers = {"x-authlab-error": code}
-        if status == 401:
+        if status in (401, 403) and jwt:
             headers["www-authenticate"] = www_authenticate(error)
+        if status == 401:
             return HttpResponse.json(401, {"message": "Unauthorized"}, headers)
         if status == 403:
-            headers["www-authenticate"] = www_authenticate(error)
             return HttpResponse.json(403, {"message": "Forbidden"}, headers)
         return HttpResponse.json(500, {"message": "Internal Server Error"}, headers)
 

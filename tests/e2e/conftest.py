@@ -56,10 +56,8 @@ def wait_for_http(url: str, *, attempts: int = 600, what: str = "server") -> Non
 
 @pytest.fixture(scope="session")
 def screenshot_dir() -> Path:
-    """build/e2e/, emptied of the previous run's screenshots."""
+    """build/e2e/ (git-ignored): each test overwrites its own screenshots."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    for old in SHOTS.glob("*.png"):
-        old.unlink()
     return SHOTS
 
 

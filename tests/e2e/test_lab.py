@@ -224,6 +224,7 @@ def test_jwt_anatomy_shows_a_coloured_token(page, lab, screenshot_dir):
     page.locator(
         ".jp-OutputArea-output", has_text=re.compile(r"eyJ")
     ).first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)  # let JupyterLab draw the cells it scrolled to
     page.screenshot(path=screenshot_dir / f"lab-{JWT_ANATOMY}-coloured-token.png")
 
 
@@ -300,9 +301,9 @@ def test_validate_wrong_answer_shows_the_hint(page, lab, screenshot_dir):
     text = validate(page)
     assert EX1_TEST_DOCSTRING in text, text[:2000]
     assert "exp is iat plus TOKEN_LIFETIME seconds." in text
-    page.locator(".jp-Dialog").get_by_text(
-        "exp is iat plus TOKEN_LIFETIME"
-    ).first.scroll_into_view_if_needed()
+    # The hint appears twice: in the test's source and, last, in the failure it raised.
+    hint = page.locator(".jp-Dialog").get_by_text("exp is iat plus TOKEN_LIFETIME").last
+    hint.scroll_into_view_if_needed()
     page.screenshot(path=screenshot_dir / "lab-01-validate-wrong-hint.png")
     close_dialog(page)
 
