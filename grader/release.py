@@ -20,13 +20,26 @@ __all__ = ["normalise_notebook", "release"]
 log = logging.getLogger(__name__)
 
 
+RAISES_EXCEPTION = "raises-exception"
+"""Cell tag: JupyterLab's Run All (and nbclient) carry on past an error in such a cell."""
+
+
 def normalise_notebook(path: Path) -> None:
-    """Clear outputs and execution counts in place, keeping cell ids and metadata."""
+    """Clear outputs and execution counts in place, keeping cell ids and metadata.
+
+    Exercise code cells (answers and tests) are tagged ``raises-exception``: unanswered,
+    they fail by design, and Run All should still run the lesson cells below them rather
+    than stop (or, worse, race the kernel's abort of the queued cells).
+    """
     nb = nbformat.read(path, as_version=4)
     for cell in nb.cells:
         if cell.cell_type == "code":
             cell.outputs = []
             cell.execution_count = None
+            grading = cell.metadata.get("nbgrader", {})
+            tags = cell.metadata.get("tags", [])
+            if (grading.get("solution") or grading.get("grade")) and RAISES_EXCEPTION not in tags:
+                cell.metadata["tags"] = [*tags, RAISES_EXCEPTION]
         cell.metadata.pop("execution", None)
         cell.metadata.pop("collapsed", None)
         cell.metadata.pop("scrolled", None)
