@@ -9,7 +9,7 @@ LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filt
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test e2e chromium release autograde feedback report lint bench clean
+.PHONY: lab test e2e chromium release autograde feedback report lint bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP)
@@ -56,9 +56,16 @@ report: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/python -m grader lint && $(BIN)/ruff check . && $(BIN)/ruff format --check .
 
-## bench: time every solution notebook
+## bench: notebook times, verifier, gateway and denylist costs (ratios against same-run baselines)
 bench: $(STAMP)
 	$(BIN)/python benchmarks/course.py
+	$(BIN)/python benchmarks/verify.py
+	$(BIN)/python benchmarks/gateway.py
+	$(BIN)/python benchmarks/denylist.py
+
+## bench-grading: plain nbgrader vs python -m grader on a synthetic class of 30 (takes minutes)
+bench-grading: $(STAMP)
+	$(BIN)/python benchmarks/grading.py
 
 # The environment: created with the machine's python3, reinstalled only when pyproject.toml changes.
 $(STAMP): pyproject.toml
