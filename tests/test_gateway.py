@@ -27,26 +27,7 @@ from authlab.gateway_events import function_name
 from authlab.idp import OidcIssuer
 from authlab.localhttp import HttpRequest
 
-LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
-
-
-def _integration(apigw, api_id: str, function: str) -> str:
-    return apigw.create_integration(
-        ApiId=api_id,
-        IntegrationType="AWS_PROXY",
-        IntegrationUri=LAMBDA + function,
-        PayloadFormatVersion="2.0",
-    )["IntegrationId"]
-
-
-def _jwt_authorizer(apigw, api_id, name, issuer, audience, source="$request.header.Authorization"):
-    return apigw.create_authorizer(
-        ApiId=api_id,
-        Name=name,
-        AuthorizerType="JWT",
-        IdentitySource=[source],
-        JwtConfiguration={"Issuer": issuer, "Audience": audience},
-    )["AuthorizerId"]
+from .apigw import LAMBDA, add_integration, add_jwt_authorizer
 
 
 @pytest.fixture(scope="module")
@@ -62,9 +43,9 @@ def stack(moto_server):
     idp = OidcIssuer(audience="notes-api").start()
 
     api = apigw.create_api(Name="notes", ProtocolType="HTTP")["ApiId"]
-    cog = _jwt_authorizer(apigw, api, "cognito", pool.issuer, [pool.client_id])
-    ext = _jwt_authorizer(apigw, api, "idp", idp.issuer, ["notes-api"])
-    by_query = _jwt_authorizer(
+    cog = add_jwt_authorizer(apigw, api, "cognito", pool.issuer, [pool.client_id])
+    ext = add_jwt_authorizer(apigw, api, "idp", idp.issuer, ["notes-api"])
+    by_query = add_jwt_authorizer(
         apigw, api, "query", idp.issuer, ["notes-api"], "$request.querystring.token"
     )
     custom = apigw.create_authorizer(
@@ -77,8 +58,8 @@ def stack(moto_server):
         + "auth/invocations",
         AuthorizerPayloadFormatVersion="2.0",
     )["AuthorizerId"]
-    notes, health = _integration(apigw, api, "notes"), _integration(apigw, api, "health")
-    boom, missing = _integration(apigw, api, "boom"), _integration(apigw, api, "missing")
+    notes, health = add_integration(apigw, api, "notes"), add_integration(apigw, api, "health")
+    boom, missing = add_integration(apigw, api, "boom"), add_integration(apigw, api, "missing")
 
     def route(key, target, kind="NONE", authorizer=None, scopes=None):
         extra = {"AuthorizerId": authorizer} if authorizer else {}

@@ -17,9 +17,9 @@ from authlab.cognito import create_demo_pool
 from authlab.gateway import Gateway
 from authlab.signin import signin_url
 
-pytestmark = pytest.mark.e2e
+from ..apigw import add_integration, add_jwt_authorizer
 
-LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:notes"
+pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
@@ -30,16 +30,8 @@ def stack(moto_server):
     apigw = moto_server.client("apigatewayv2")
     pool = create_demo_pool(cognito, endpoint_url=moto_server.endpoint_url)
     api = apigw.create_api(Name="notes", ProtocolType="HTTP")["ApiId"]
-    authorizer = apigw.create_authorizer(
-        ApiId=api,
-        Name="cognito",
-        AuthorizerType="JWT",
-        IdentitySource=["$request.header.Authorization"],
-        JwtConfiguration={"Issuer": pool.issuer, "Audience": [pool.client_id]},
-    )["AuthorizerId"]
-    integration = apigw.create_integration(
-        ApiId=api, IntegrationType="AWS_PROXY", IntegrationUri=LAMBDA, PayloadFormatVersion="2.0"
-    )["IntegrationId"]
+    authorizer = add_jwt_authorizer(apigw, api, "cognito", pool.issuer, [pool.client_id])
+    integration = add_integration(apigw, api, "notes")
     apigw.create_route(
         ApiId=api,
         RouteKey="GET /notes",
