@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import jwt
 import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
@@ -65,7 +67,11 @@ def map_claims(claims, provider):
 
 @pytest.fixture(scope="module")
 def entra():
-    with OidcIssuer(entra_issuer(TENANT), audience=CLIENT, name="Entra ID") as idp:
+    # A frozen clock shared with the Federation under test (see ``setup``): tokens issued with the
+    # real time a second after a frozen "now" would be "issued in the future" and fail at random.
+    with OidcIssuer(
+        entra_issuer(TENANT), audience=CLIENT, name="Entra ID", clock=FrozenClock()
+    ) as idp:
         yield idp
 
 
@@ -91,7 +97,8 @@ def setup(aws, entra):
         attribute_mapping=MAPPING,
         jwks_uri=entra.jwks_url,
     )
-    clock = FrozenClock(entra.clock.now())
+    clock = entra.clock
+    clock.set(time.time())  # each test starts at the real time now, whatever earlier ones did
     federation = Federation(cognito, pool_id=pool, client_id=client, provider=provider, clock=clock)
     return cognito, pool, client, provider, federation, clock, aws
 
