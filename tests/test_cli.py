@@ -13,13 +13,25 @@ import pytest
 from authlab.attacks import make_lab
 from authlab.cli import main
 
-LAB = make_lab(now=time.time())
+# The command line checks tokens against the real clock, so the lab is made at the time of the
+# first test that needs it (not at import: a collection long before would let nbf = now + 600 pass).
+ATTACKS = [attack.name for attack in make_lab().gallery()]
+
+
+@pytest.fixture(scope="module")
+def lab():
+    return make_lab(now=time.time())
+
+
+@pytest.fixture(scope="module")
+def gallery(lab):
+    return {attack.name: attack for attack in lab.gallery()}
 
 
 @pytest.fixture
-def jwks_file(tmp_path):
+def jwks_file(tmp_path, lab):
     path = tmp_path / "jwks.json"
-    path.write_text(json.dumps(LAB.jwks))
+    path.write_text(json.dumps(lab.jwks))
     return str(path)
 
 
@@ -29,50 +41,51 @@ def run(*argv: str, stdin: str = "") -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
-def verify_args(jwks_file: str, *extra: str) -> list[str]:
-    return ["--jwks", jwks_file, "--issuer", LAB.issuer, "--audience", LAB.audience, *extra]
+def verify_args(lab, jwks_file: str, *extra: str) -> list[str]:
+    return ["--jwks", jwks_file, "--issuer", lab.issuer, "--audience", lab.audience, *extra]
 
 
-def test_verify_valid_token_prints_claims_and_exits_0(jwks_file):
-    code, out, _ = run("verify", LAB.token(), *verify_args(jwks_file, "--token-use", "id"))
+def test_verify_valid_token_prints_claims_and_exits_0(lab, jwks_file):
+    code, out, _ = run("verify", lab.token(), *verify_args(lab, jwks_file, "--token-use", "id"))
     assert code == 0
     result = json.loads(out)
     assert result["valid"] is True and result["claims"]["cognito:username"] == "alice"
     assert out.count("\n") == 1  # exactly one JSON object, on one line
 
 
-@pytest.mark.parametrize("attack", LAB.gallery(), ids=lambda a: a.name)
-def test_verify_refuses_every_attack_with_its_code(jwks_file, attack):
-    code, out, _ = run("verify", attack.token, *verify_args(jwks_file, "--token-use", "id"))
+@pytest.mark.parametrize("name", ATTACKS)
+def test_verify_refuses_every_attack_with_its_code(lab, gallery, jwks_file, name):
+    attack = gallery[name]
+    code, out, _ = run("verify", attack.token, *verify_args(lab, jwks_file, "--token-use", "id"))
     assert code == 1
     result = json.loads(out)
     assert set(result) == {"valid", "code", "message"}
     assert result["valid"] is False and result["code"] == attack.expected.code
 
 
-def test_token_from_stdin(jwks_file):
-    code, out, _ = run("verify", "-", *verify_args(jwks_file), stdin=LAB.token() + "\n")
+def test_token_from_stdin(lab, jwks_file):
+    code, out, _ = run("verify", "-", *verify_args(lab, jwks_file), stdin=lab.token() + "\n")
     assert code == 0 and json.loads(out)["valid"] is True
 
 
-def test_multiple_audiences_client_id_and_leeway(jwks_file):
-    token = LAB.token(LAB.claims(aud="mobile-client"))
-    args = ["--jwks", jwks_file, "--issuer", LAB.issuer]
+def test_multiple_audiences_client_id_and_leeway(lab, jwks_file):
+    token = lab.token(lab.claims(aud="mobile-client"))
+    args = ["--jwks", jwks_file, "--issuer", lab.issuer]
     code, _, _ = run("verify", token, *args, "--audience", "web", "--audience", "mobile-client")
     assert code == 0
-    access = LAB.token(LAB.claims(token_use="access", aud=None, client_id="web"))
+    access = lab.token(lab.claims(token_use="access", aud=None, client_id="web"))
     code, out, _ = run("verify", access, *args, "--client-id", "web", "--token-use", "access")
     assert code == 0, out
     code, out, _ = run("verify", access, *args, "--client-id", "other", "--token-use", "access")
     assert (code, json.loads(out)["code"]) == (1, "wrong_client_id")
-    now = int(LAB.clock.now())
-    late = LAB.token(LAB.claims(exp=int(time.time()) - 30, iat=now - 3600))
-    assert run("verify", late, *verify_args(jwks_file))[0] == 1
-    assert run("verify", late, *verify_args(jwks_file, "--leeway", "300"))[0] == 0
+    now = int(lab.clock.now())
+    late = lab.token(lab.claims(exp=int(time.time()) - 30, iat=now - 3600))
+    assert run("verify", late, *verify_args(lab, jwks_file))[0] == 1
+    assert run("verify", late, *verify_args(lab, jwks_file, "--leeway", "300"))[0] == 0
 
 
-def test_unreadable_jwks_is_a_json_refusal(tmp_path):
-    code, out, _ = run("verify", LAB.token(), "--jwks", str(tmp_path / "no.json"), "--issuer", "x")
+def test_unreadable_jwks_is_a_json_refusal(lab, tmp_path):
+    code, out, _ = run("verify", lab.token(), "--jwks", str(tmp_path / "no.json"), "--issuer", "x")
     assert code == 1 and json.loads(out)["code"] == "jwks_unavailable"
 
 
@@ -90,13 +103,13 @@ def test_usage_errors_exit_2(argv, capsys):
     assert run(*argv)[0] == 2
 
 
-def test_negative_leeway_is_a_usage_error(jwks_file):
-    code, out, err = run("verify", LAB.token(), *verify_args(jwks_file, "--leeway", "-1"))
+def test_negative_leeway_is_a_usage_error(lab, jwks_file):
+    code, out, err = run("verify", lab.token(), *verify_args(lab, jwks_file, "--leeway", "-1"))
     assert code == 2 and out == "" and "leeway" in err
 
 
-def test_decode_shows_header_and_claims_unverified():
-    code, out, _ = run("decode", LAB.gallery()[0].token)
+def test_decode_shows_header_and_claims_unverified(gallery):
+    code, out, _ = run("decode", gallery[ATTACKS[0]].token)
     assert code == 0
     assert '"alg": "none"' in out and '"role": "admin"' in out and "unverified" in out
     assert "\033[" not in out  # not a terminal: no colours
@@ -107,10 +120,10 @@ def test_decode_malformed_exits_1():
     assert code == 1 and out == "" and "Cannot decode" in err
 
 
-def test_python_dash_m_authlab(jwks_file):
+def test_python_dash_m_authlab(lab, jwks_file):
     result = subprocess.run(
-        [sys.executable, "-m", "authlab", "verify", "-", *verify_args(jwks_file)],
-        input=LAB.token(),
+        [sys.executable, "-m", "authlab", "verify", "-", *verify_args(lab, jwks_file)],
+        input=lab.token(),
         capture_output=True,
         text=True,
         check=False,
@@ -119,11 +132,11 @@ def test_python_dash_m_authlab(jwks_file):
     assert json.loads(result.stdout)["valid"] is True
 
 
-def test_verify_fetches_a_jwks_url():
+def test_verify_fetches_a_jwks_url(lab):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    body = json.dumps(LAB.jwks).encode()
+    body = json.dumps(lab.jwks).encode()
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self):  # noqa: N802 - http.server's name
@@ -139,8 +152,8 @@ def test_verify_fetches_a_jwks_url():
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}/.well-known/jwks.json"
-        code, out, _ = run("verify", LAB.token(), "--jwks", url, "--issuer", LAB.issuer,
-                           "--audience", LAB.audience)  # fmt: skip
+        code, out, _ = run("verify", lab.token(), "--jwks", url, "--issuer", lab.issuer,
+                           "--audience", lab.audience)  # fmt: skip
         assert code == 0 and json.loads(out)["valid"] is True
     finally:
         server.shutdown()

@@ -28,7 +28,7 @@ def batch(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_SECRET_ACCESS_KEY", "leak-me")
         patch.setenv("MY_API_TOKEN", "leak-me")
-        rows = autograde(COURSE, submissions, workdir=work, jobs=2, timeout=5, memory_mb=1536)
+        rows = autograde(COURSE, submissions, workdir=work, jobs=2, timeout=10, memory_mb=1536)
     return {row.student_id: row for row in rows}, work
 
 

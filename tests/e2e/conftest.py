@@ -43,15 +43,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for_http(url: str, *, attempts: int = 600, what: str = "server") -> None:
-    """Poll ``url`` until it answers (bounded: ``attempts`` tries 0.1 s apart)."""
-    for _ in range(attempts):
+class ServerExited(RuntimeError):
+    """The server process ended before it answered (e.g. its port was taken meanwhile)."""
+
+
+def wait_for_http(
+    url: str, *, proc: subprocess.Popen | None = None, seconds: float = 120, what: str = "server"
+) -> None:
+    """Poll ``url`` until it answers; fail at once if ``proc`` exits, or after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise ServerExited(f"the {what} exited with status {proc.returncode} before answering")
         try:
-            requests.get(url, timeout=2)
+            requests.get(url, timeout=5)
             return
-        except requests.ConnectionError:
+        except requests.RequestException:  # not listening yet, or too busy starting to answer
             time.sleep(0.1)
-    raise RuntimeError(f"the {what} did not start at {url}")
+    raise RuntimeError(f"the {what} did not answer at {url} within {seconds:.0f} s")
 
 
 @pytest.fixture(scope="session")
@@ -117,11 +126,45 @@ def course_copy(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def lab(course_copy: Path, tmp_path_factory) -> Iterator[Lab]:
     """JupyterLab from the venv, as `make lab` starts it, on a free port of 127.0.0.1."""
-    port = free_port()
     state = tmp_path_factory.mktemp("lab-state")
     jupyter = Path(sys.executable).with_name("jupyter")
     log = open(state / "jupyter.log", "w")  # noqa: SIM115 - closed below
-    proc = subprocess.Popen(
+    # free_port() releases the port before JupyterLab binds it: if something else takes it in
+    # between, JupyterLab exits (port_retries=0) and we try again on another port.
+    for attempt in range(3):
+        port = free_port()
+        proc = _start_jupyter(jupyter, port, course_copy, state, log)
+        url = f"http://127.0.0.1:{port}"
+        try:
+            wait_for_http(f"{url}/api/status", proc=proc, what="JupyterLab server")
+            break
+        except Exception as exc:
+            _stop(proc)
+            if not isinstance(exc, ServerExited) or attempt == 2:
+                log.close()
+                raise RuntimeError(f"{exc}; see {state / 'jupyter.log'}") from exc
+    try:
+        yield Lab(url=url, token=LAB_TOKEN, root=course_copy)
+    finally:
+        _stop(proc)
+        log.close()
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Terminate ``proc``, killing it if it has not ended 30 s later."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def _start_jupyter(
+    jupyter: Path, port: int, course_copy: Path, state: Path, log
+) -> subprocess.Popen:
+    """Start ``jupyter lab`` as `make lab` does, on ``port``, logging to ``log``."""
+    return subprocess.Popen(
         [
             str(jupyter),
             "lab",
@@ -145,15 +188,3 @@ def lab(course_copy: Path, tmp_path_factory) -> Iterator[Lab]:
             "JUPYTER_RUNTIME_DIR": str(state / "runtime"),
         },
     )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/api/status", what="JupyterLab server")
-        yield Lab(url=url, token=LAB_TOKEN, root=course_copy)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
