@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import string
+from datetime import UTC, datetime
 from types import SimpleNamespace
 
 import jwt
@@ -472,3 +473,20 @@ def test_random_authorization_headers_never_give_a_5xx(stack, data):
     path = data.draw(st.sampled_from(["/notes", "/notes/1", "/admin"]))
     response = call(stack, path, authorization=header)
     assert response.status_code in (200, 401, 403), (header, response.headers)
+
+
+def test_event_time_comes_from_the_gateway_clock(stack):
+    seen = []
+    clock = FrozenClock(datetime(2030, 1, 1, tzinfo=UTC))
+    with Gateway(
+        stack.api,
+        apigw=stack.apigw,
+        handlers={"health": lambda event, context: seen.append(event) or {"statusCode": 204}},
+        jwks_urls={
+            stack.pool.issuer: stack.pool.jwks_url,
+            stack.other_pool.issuer: stack.other_pool.jwks_url,
+        },
+        clock=clock,
+    ) as frozen:
+        assert requests.get(frozen.url + "/health", timeout=10).status_code == 204
+    assert seen[0]["requestContext"]["timeEpoch"] == int(clock.now() * 1000)

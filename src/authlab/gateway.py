@@ -236,7 +236,9 @@ class Gateway:
             return HttpResponse.json(404, {"message": "Not Found"})
         route, params = found
         entry["route"] = route.route_key
-        request = GatewayRequest(http, path, route, params, self)
+        request = GatewayRequest(
+            http, path, route, params, self, time_epoch_ms=int(self.clock.now() * 1000)
+        )
         try:
             context = self._authorize(request, route)
             integration = self.config.integrations.get(route.integration_id or "")

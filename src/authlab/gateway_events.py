@@ -55,7 +55,9 @@ class GatewayRequest:
     path_parameters: dict[str, str]
     gateway: Gateway
     request_id: str = field(default_factory=lambda: secrets.token_urlsafe(12))
-    time_epoch_ms: int = field(default_factory=lambda: int(time.time() * 1000))
+    time_epoch_ms: int = field(
+        default_factory=lambda: int(time.time() * 1000)
+    )  # gateway: its clock
 
     def header(self, name: str) -> str | None:
         """A request header, any case."""
