@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from grader.course import Course
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = Course(ROOT)
+
+# Property tests must not fail because a busy machine is slow, and CI (CI=true) must be
+# repeatable: there the examples are derived from each test, not drawn at random.
+settings.register_profile("local", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile("ci", parent=settings.get_profile("local"), derandomize=True)
+settings.load_profile("ci" if os.environ.get("CI") == "true" else "local")
 
 
 @pytest.fixture(scope="session")
