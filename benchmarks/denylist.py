@@ -1,8 +1,8 @@
 """What a jti denylist lookup adds to each request, against the stateless check alone.
 
 Baseline (measured in the same run): verifying a 15-minute RS256 access token with
-``authlab.verify.verify_token``. Then the same verification plus one strongly
-consistent DynamoDB ``GetItem`` on the local moto server (``authlab.denylist``).
+``authlab.tokens.verify.verify_token``. Then the same verification plus one strongly
+consistent DynamoDB ``GetItem`` on the local moto server (``authlab.cloud.denylist``).
 Prints the median per request and the ratio. On AWS the lookup is a network round
 trip to DynamoDB instead of a loopback call, so read the ratio as a lower bound.
 
@@ -18,13 +18,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from authlab.aws import MotoServer  # noqa: E402
 from authlab.clock import FrozenClock  # noqa: E402
-from authlab.denylist import DenylistTable, time_calls  # noqa: E402
-from authlab.idp import OidcIssuer  # noqa: E402
-from authlab.jwks import KeySet  # noqa: E402
-from authlab.refresh import TokenService  # noqa: E402
-from authlab.verify import verify_token  # noqa: E402
+from authlab.cloud.aws import MotoServer  # noqa: E402
+from authlab.cloud.denylist import DenylistTable, time_calls  # noqa: E402
+from authlab.cloud.idp import OidcIssuer  # noqa: E402
+from authlab.cloud.refresh import TokenService  # noqa: E402
+from authlab.tokens.jwks import KeySet  # noqa: E402
+from authlab.tokens.verify import verify_token  # noqa: E402
 
 REQUESTS = 300
 

@@ -27,11 +27,11 @@ import requests
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from authlab.aws import MotoServer  # noqa: E402
-from authlab.cognito import create_demo_pool, sign_in  # noqa: E402
-from authlab.gateway import Gateway  # noqa: E402
-from authlab.gateway_events import LambdaContext  # noqa: E402
-from authlab.localhttp import HttpRequest  # noqa: E402
+from authlab.cloud.aws import MotoServer  # noqa: E402
+from authlab.cloud.cognito import create_demo_pool, sign_in  # noqa: E402
+from authlab.cloud.gateway import Gateway  # noqa: E402
+from authlab.cloud.gateway.events import LambdaContext  # noqa: E402
+from authlab.cloud.localhttp import HttpRequest  # noqa: E402
 
 
 def handler(event: dict, context: object) -> dict:

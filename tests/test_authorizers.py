@@ -11,7 +11,8 @@ from aws_lambda_powertools.utilities.data_classes.api_gateway_authorizer_event i
     APIGatewayAuthorizerTokenEvent,
 )
 
-from authlab.authorizers import (
+from authlab.clock import FrozenClock
+from authlab.cloud.gateway import (
     DEFAULT_TTL,
     AuthorizerCache,
     evaluate_policy,
@@ -28,7 +29,6 @@ from authlab.authorizers import (
     validate_policy_response,
     validate_simple_response,
 )
-from authlab.clock import FrozenClock
 from authlab.errors import (
     AuthorizerError,
     AuthorizerUnauthorizedError,

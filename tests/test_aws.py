@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 import authlab
-from authlab import aws as aws_module
+from authlab.cloud import aws as aws_module
 from authlab.errors import AwsUnavailableError
 
 

@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from authlab.attacks import make_lab
-from authlab.cli import main
+from authlab.tokens.attacks import make_lab
+from authlab.tokens.cli import main
 
 # The command line checks tokens against the real clock, so the lab is made at the time of the
 # first test that needs it (not at import: a collection long before would let nbf = now + 600 pass).
@@ -158,3 +158,70 @@ def test_verify_fetches_a_jwks_url(lab):
     finally:
         server.shutdown()
         server.server_close()
+
+
+def _signed_text(lab, payload: str) -> str:
+    import jwt
+
+    from authlab.tokens.forge import b64url
+
+    header = json.dumps({"alg": "RS256", "typ": "JWT", "kid": lab.kid})
+    signing_input = f"{b64url(header.encode())}.{b64url(payload.encode())}"
+    rs256 = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256)
+    return f"{signing_input}.{b64url(rs256.sign(signing_input.encode(), lab.issuer_key))}"
+
+
+def _strict(text: str):
+    def refuse(name):
+        raise AssertionError(f"{name} is not JSON")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.parametrize(
+    ("splice", "expected"),
+    [
+        ('"exp": 1' + "0" * 400, "bad_claim"),
+        ('"nbf": -1' + "0" * 400, "bad_claim"),
+        ('"iat": 1e308', "bad_claim"),
+        ('"x": 1e400', "malformed"),
+        ('"x": [[-1e999]]', "malformed"),
+        ('"x": ' + "[" * 40 + "]" * 40, "malformed"),
+    ],
+)
+def test_verify_answers_strict_json_for_huge_and_non_finite_numbers(
+    lab, jwks_file, splice, expected
+):
+    claims = {k: v for k, v in lab.claims().items() if k not in ("exp", "nbf", "iat")}
+    claims["exp"] = int(time.time()) + 600
+    body = json.dumps({k: v for k, v in claims.items() if f'"{k}"' not in splice})
+    token = _signed_text(lab, body[:-1] + ", " + splice + "}")
+    code, out, err = run("verify", token, *verify_args(lab, jwks_file))
+    assert (code, err) == (1, "")
+    result = _strict(out)
+    assert result["valid"] is False and result["code"] == expected
+
+
+def test_decode_of_huge_numbers_prints_and_exits_0(lab):
+    token = _signed_text(lab, '{"exp": 1' + "0" * 400 + ', "sub": "x"}')
+    code, out, _ = run("decode", token, "--no-color")
+    assert code == 0 and "sub" in out
+
+
+def test_a_small_rsa_key_in_the_jwks_is_a_json_refusal(lab, tmp_path):
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from authlab.tokens.jwks import make_jwks
+
+    small = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    path = tmp_path / "small.json"
+    path.write_text(json.dumps(make_jwks(small, lab.kid)))
+    code, out, _ = run("verify", lab.token(), *verify_args(lab, str(path)))
+    result = _strict(out)
+    assert (code, result["code"]) == (1, "jwks_unavailable") and "2048" in result["message"]
+
+
+@pytest.mark.parametrize("leeway", ["inf", "nan", "-1", "1e9"])
+def test_leeway_out_of_range_is_a_usage_error(lab, jwks_file, leeway):
+    code, out, err = run("verify", lab.token(), *verify_args(lab, jwks_file), "--leeway", leeway)
+    assert (code, out) == (2, "") and "leeway" in err

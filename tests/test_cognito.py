@@ -6,7 +6,7 @@ import jwt
 import pytest
 import requests
 
-from authlab.cognito import (
+from authlab.cloud.cognito import (
     DemoUser,
     create_demo_pool,
     issuer_url,

@@ -1,10 +1,10 @@
-"""authlab.denylist: the jti denylist table on the local DynamoDB (moto)."""
+"""authlab.cloud.denylist: the jti denylist table on the local DynamoDB (moto)."""
 
 from __future__ import annotations
 
 import pytest
 
-from authlab.denylist import TTL_ATTRIBUTE, DenylistTable, time_calls
+from authlab.cloud.denylist import TTL_ATTRIBUTE, DenylistTable, time_calls
 from authlab.errors import ConfigurationError
 
 

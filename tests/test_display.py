@@ -1,9 +1,9 @@
-"""authlab.display: a token coloured by part, decoded header and claims beside it."""
+"""authlab.tokens.display: a token coloured by part, decoded header and claims beside it."""
 
 from __future__ import annotations
 
-from authlab.attacks import make_lab
-from authlab.display import COLOURS, TokenView, render_ansi, render_html, show_token
+from authlab.tokens.attacks import make_lab
+from authlab.tokens.display import COLOURS, TokenView, render_ansi, render_html, show_token
 
 LAB = make_lab()
 

@@ -9,6 +9,15 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authlab.clock import FrozenClock
+from authlab.cloud.federation import (
+    Federation,
+    OidcProvider,
+    create_oidc_provider,
+    entra_claims,
+    entra_issuer,
+    federated_username,
+)
+from authlab.cloud.idp import OidcIssuer
 from authlab.errors import (
     AlgorithmNotAllowedError,
     AudienceError,
@@ -21,17 +30,8 @@ from authlab.errors import (
     TokenError,
     UnknownKeyError,
 )
-from authlab.federation import (
-    Federation,
-    OidcProvider,
-    create_oidc_provider,
-    entra_claims,
-    entra_issuer,
-    federated_username,
-)
-from authlab.idp import OidcIssuer
-from authlab.jwks import KeySet
-from authlab.verify import verify_token
+from authlab.tokens.jwks import KeySet
+from authlab.tokens.verify import verify_token
 
 TENANT = "8f1c7d52-0000-4000-8000-00000000c0de"
 CLIENT = "6b0f2a11-aaaa-4bbb-8ccc-0123456789ab"

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from authlab.errors import ExpiredTokenError
-from authlab.feedback import (
+from authlab.course.feedback import (
     CheckFailed,
     check,
     check_equal,
@@ -15,6 +14,7 @@ from authlab.feedback import (
     needs_answers,
     passed,
 )
+from authlab.errors import ExpiredTokenError
 
 
 def test_check_equal_says_what_was_expected_and_found():
@@ -97,6 +97,6 @@ def test_install_hints_in_an_ipython_shell():
     result = shell.run_cell("raise NotImplementedError()")
     assert not result.success  # the cell still counts as failed (so nbgrader sees the error)
     assert "Hint" in shown[-1][-1]
-    shell.run_cell("from authlab.feedback import check_equal; check_equal(1, 2, what='x')")
+    shell.run_cell("from authlab.course.feedback import check_equal; check_equal(1, 2, what='x')")
     assert shown[-1] == ["\x1b[1;31m✘ Not yet:\x1b[0m x: expected 2, got 1."]
     InteractiveShell.clear_instance()

@@ -2,7 +2,7 @@
 
 One HTTP API is created in moto with boto3 (routes, integrations, JWT authorizers for
 a Cognito pool and for a simulated issuer whose scopes we control), then served by
-:class:`authlab.gateway.Gateway` and called with ``requests``.
+:class:`authlab.cloud.gateway.Gateway` and called with ``requests``.
 """
 
 from __future__ import annotations
@@ -20,13 +20,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authlab.clock import FrozenClock
-from authlab.cognito import create_demo_pool, sign_in
+from authlab.cloud.cognito import create_demo_pool, sign_in
+from authlab.cloud.gateway import Gateway
+from authlab.cloud.gateway.config import ApiConfig, RouteConfig
+from authlab.cloud.gateway.events import function_name
+from authlab.cloud.idp import OidcIssuer
+from authlab.cloud.localhttp import HttpRequest
 from authlab.errors import ConfigurationError
-from authlab.gateway import Gateway
-from authlab.gateway_config import ApiConfig, RouteConfig
-from authlab.gateway_events import function_name
-from authlab.idp import OidcIssuer
-from authlab.localhttp import HttpRequest
 
 from .apigw import LAMBDA, add_integration, add_jwt_authorizer
 

@@ -2,7 +2,7 @@
 
 An HTTP API is created in moto with three REQUEST authorizers (payload 2.0 with IAM
 policies, payload 2.0 with simple responses, payload 1.0 without caching); Python
-functions stand in for the Lambdas; requests go through :class:`authlab.gateway.Gateway`.
+functions stand in for the Lambdas; requests go through :class:`authlab.cloud.gateway.Gateway`.
 """
 
 from __future__ import annotations
@@ -10,10 +10,8 @@ from __future__ import annotations
 import pytest
 import requests
 
-from authlab.authorizers import parse_method_arn, policy
 from authlab.clock import FrozenClock
-from authlab.gateway import Gateway
-from authlab.gateway_custom import install
+from authlab.cloud.gateway import Gateway, parse_method_arn, policy
 
 LAMBDA = "arn:aws:lambda:us-east-1:123456789012:function:"
 
@@ -126,7 +124,6 @@ def stack(moto_server):
             "v1-auth": v1_authorizer,
         },
     )
-    install(gateway)
     with gateway:
         yield gateway, clock, api
 

@@ -7,9 +7,9 @@ import pytest
 import requests
 
 from authlab.clock import FrozenClock
+from authlab.cloud.idp import FIREBASE_ISSUER_PREFIX, OidcIssuer
+from authlab.cloud.localhttp import HttpResponse
 from authlab.errors import ConfigurationError
-from authlab.idp import FIREBASE_ISSUER_PREFIX, OidcIssuer
-from authlab.localhttp import HttpResponse
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""authlab.jwks: key sets bound to algorithms, from dicts, files and URLs (cached, rate-limited)."""
+"""authlab.tokens.jwks: key sets bound to algorithms, from dicts, files and URLs (cached, rate-limited)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from authlab.clock import FrozenClock
 from authlab.errors import AlgorithmNotAllowedError, KeySetError, UnknownKeyError
-from authlab.jwks import KeySet, make_jwks, public_jwk
+from authlab.tokens.jwks import KeySet, make_jwks, public_jwk
 
 
 @pytest.fixture(scope="module")
@@ -117,6 +117,81 @@ def test_invalid_alg_values(rsa_key, alg):
     keys = KeySet.from_jwks(make_jwks(rsa_key, "k1"))
     with pytest.raises(AlgorithmNotAllowedError):
         keys.key_for("k1", alg)
+
+
+@pytest.mark.parametrize(
+    "key_ops",
+    [["encrypt"], ["sign"], ["wrapKey", "unwrapKey"], [], ["decrypt", "encrypt"], ["sign, verify"]],
+)
+def test_key_ops_without_verify_never_verify(rsa_key, key_ops):
+    """RFC 7517 §4.3: key_ops is honoured as use is; a key not for "verify" is not trusted."""
+    jwk = {**public_jwk(rsa_key, "k"), "key_ops": key_ops}
+    del jwk["use"]
+    assert KeySet.from_jwks({"keys": [jwk]}).kids == ()
+
+
+@pytest.mark.parametrize("key_ops", [["verify"], ["sign", "verify"], ["verify", "x-audit"]])
+def test_key_ops_with_verify_are_trusted(rsa_key, key_ops):
+    jwk = {**public_jwk(rsa_key, "k"), "key_ops": key_ops}
+    assert KeySet.from_jwks({"keys": [jwk]}).algorithms_for("k") == {"RS256"}
+    del jwk["use"]
+    assert KeySet.from_jwks({"keys": [jwk]}).kids == ("k",)
+
+
+@pytest.mark.parametrize(
+    ("use", "key_ops", "says"),
+    [
+        ("sig", ["encrypt"], "disagree"),
+        ("sig", ["verify", "decrypt"], "disagree"),
+        ("enc", ["verify"], "disagree"),
+        ("sig", "verify", "list of distinct strings"),
+        ("sig", ["verify", "verify"], "list of distinct strings"),
+        ("sig", ["verify", 1], "list of distinct strings"),
+        (7, None, "'use' that is not a string"),
+    ],
+)
+def test_inconsistent_use_and_key_ops_are_refused(rsa_key, use, key_ops, says):
+    jwk = {**public_jwk(rsa_key, "k"), "use": use}
+    if key_ops is not None:
+        jwk["key_ops"] = key_ops
+    with pytest.raises(KeySetError, match=says):
+        KeySet.from_jwks({"keys": [jwk]})
+
+
+@pytest.mark.parametrize("bits", [1024, 1536, 2047])
+def test_rsa_keys_under_2048_bits_are_refused(bits):
+    small = rsa.generate_private_key(public_exponent=65537, key_size=bits)
+    with pytest.raises(KeySetError, match=f"{bits}-bit modulus") as refused:
+        KeySet.from_jwks(make_jwks(small, "small"))
+    assert "2048" in refused.value.hint
+    with pytest.raises(KeySetError, match="2048"):
+        KeySet().add("small", small.public_key(), ["RS256"])
+
+
+def test_a_key_set_never_mixes_secrets_and_public_keys(rsa_key):
+    secret = {"kty": "oct", "kid": "s", "k": "A" * 43, "alg": "HS256"}
+    with pytest.raises(KeySetError, match="mixes HMAC secrets and public keys"):
+        KeySet.from_jwks({"keys": [public_jwk(rsa_key, "r"), secret]})
+    keys = KeySet.from_jwks(make_jwks(rsa_key, "r"))
+    with pytest.raises(KeySetError, match="mixes"):
+        keys.add("s", b"k" * 32, ["HS256"])
+    assert keys.kids == ("r",)  # a refused add leaves the set as it was
+
+
+def test_add_enforces_what_from_jwks_enforces(rsa_key):
+    keys = KeySet()
+    with pytest.raises(KeySetError, match="only 31 bytes"):
+        keys.add("short", b"s" * 31, ["HS256"])
+    keys.add("ok", b"s" * 48, ["HS256", "HS384", "HS512"])
+    assert keys.algorithms_for("ok") == {"HS256", "HS384"}  # 48 bytes are too few for HS512
+    with pytest.raises(KeySetError, match="bytes secret"):
+        KeySet().add("r", b"s" * 64, ["RS256"])
+    with pytest.raises(KeySetError, match="bytes secret"):
+        KeySet().add("h", rsa_key.public_key(), ["HS256"])
+    with pytest.raises(KeySetError, match="kid"):
+        KeySet().add("", rsa_key.public_key(), ["RS256"])
+    with pytest.raises(KeySetError, match="allowed"):
+        KeySet(algorithms={"ES256"}).add("r", rsa_key.public_key(), ["RS256"])
 
 
 def test_add_binds_a_key_to_algorithms(rsa_key):
@@ -268,6 +343,8 @@ _jwk = st.fixed_dictionaries(
         "y": st.text(alphabet="AQBgw-_", max_size=44) | _json,
         "k": st.text(alphabet="AQBgw-_", max_size=90) | _json,
         "d": _json,
+        "key_ops": st.lists(st.sampled_from(["verify", "sign", "encrypt", "x"]), max_size=3)
+        | _json,
     },
 )
 

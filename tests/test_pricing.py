@@ -1,4 +1,4 @@
-"""authlab.pricing: the price book of data/pricing.json and the cost arithmetic."""
+"""authlab.course.pricing: the price book of data/pricing.json and the cost arithmetic."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import urlparse
 
 import pytest
 
+from authlab.course.pricing import Band, graduated_cost, load_prices
 from authlab.errors import ConfigurationError
-from authlab.pricing import Band, graduated_cost, load_prices
 
 
 @pytest.fixture(scope="module")

@@ -1,4 +1,4 @@
-"""authlab.quiz: the interview practice bank and its headless self-check machinery."""
+"""authlab.course.quiz: the interview practice bank and its headless self-check machinery."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import json
 
 import pytest
 
+from authlab.course.quiz import Quiz, load_bank
 from authlab.errors import ConfigurationError
-from authlab.quiz import Quiz, load_bank
 
 CHAPTER_TOPICS = [
     "sessions-vs-tokens",
@@ -161,7 +161,7 @@ def test_bad_banks_are_refused(tmp_path):
 
 def test_widget_builds_a_form(bank):
     pytest.importorskip("ipywidgets")
-    from authlab.quiz import widget
+    from authlab.course.quiz import widget
 
     form = widget(Quiz(bank, out=None), "signature-1")
     assert len(form.children) == 4

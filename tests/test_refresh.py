@@ -1,4 +1,4 @@
-"""authlab.refresh: the token service with chosen lifetimes, and a day of traffic in simulated time."""
+"""authlab.cloud.refresh: the token service with chosen lifetimes, and a day of traffic in simulated time."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import jwt
 import pytest
 
 from authlab.clock import FrozenClock
+from authlab.cloud.idp import OidcIssuer
+from authlab.cloud.refresh import TokenService, run_traffic
 from authlab.errors import ConfigurationError, TokenError
-from authlab.idp import OidcIssuer
-from authlab.refresh import TokenService, run_traffic
 
 T0 = 1_764_000_000
 

@@ -6,8 +6,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from authlab.gateway import STATIC_DIR, Gateway
-from authlab.signin import SIGNIN_PAGE, signin_link, signin_url
+from authlab.cloud.gateway import STATIC_DIR, Gateway
+from authlab.cloud.signin import SIGNIN_PAGE, signin_link, signin_url
 
 
 def test_signin_url_carries_the_settings_in_the_query():

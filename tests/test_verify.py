@@ -1,4 +1,4 @@
-"""authlab.verify: the strict verifier refuses every attack with a typed error, accepts valid tokens."""
+"""authlab.tokens.verify: the strict verifier refuses every attack with a typed error, accepts valid tokens."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from authlab.attacks import Lab, make_lab
 from authlab.clock import FrozenClock
 from authlab.data import data_path
 from authlab.errors import (
@@ -29,9 +28,10 @@ from authlab.errors import (
     TokenUseError,
     UnknownKeyError,
 )
-from authlab.forge import b64url, sign
-from authlab.jwks import KeySet
-from authlab.verify import DEFAULT_MAX_LENGTH, Verifier, decode_unverified, verify_token
+from authlab.tokens.attacks import Lab, make_lab
+from authlab.tokens.forge import b64url, sign
+from authlab.tokens.jwks import KeySet
+from authlab.tokens.verify import DEFAULT_MAX_LENGTH, Verifier, decode_unverified, verify_token
 
 LAB: Lab = make_lab()
 GALLERY = LAB.gallery()
@@ -96,7 +96,7 @@ def test_gallery_covers_every_family_of_the_issue(lab):
 
 
 def test_weak_secret_is_found_by_the_small_dictionary(lab):
-    from authlab.forge import crack_hs256, weak_secrets
+    from authlab.tokens.forge import crack_hs256, weak_secrets
 
     words = weak_secrets()
     assert 100 <= len(words) <= 400
@@ -278,7 +278,8 @@ def test_non_canonical_base64_and_duplicate_names_are_malformed(lab):
         lab.strict_verify(f"{header}.{b64url(nan)}.{signature}")
 
 
-def test_infinite_exp_is_a_bad_claim(lab):
+def test_infinite_exp_is_malformed(lab):
+    """1e400 parses as infinity: refused as not JSON at all, before any claim is read."""
     token = lab.token(lab.claims(exp=1))
     header, _, _ = token.split(".")
     body = json.dumps(lab.claims(exp=None)).encode()[:-1] + b',"exp":1e400}'
@@ -289,9 +290,8 @@ def test_infinite_exp_is_a_bad_claim(lab):
     signature = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256).sign(
         signing_input, lab.issuer_key
     )
-    with pytest.raises(ClaimError) as caught:
+    with pytest.raises(MalformedTokenError, match="too large to be finite"):
         lab.strict_verify(f"{signing_input.decode()}.{b64url(signature)}")
-    assert caught.value.code == "bad_claim" and caught.value.claim == "exp"
 
 
 def test_max_length(lab):
@@ -433,3 +433,114 @@ def test_validly_signed_random_claims_never_raise_untyped_errors(claims):
         LAB.strict_verify(token)
     except TokenError:
         pass
+
+
+# --------------------------------------------------------------------------- numbers and nesting
+# Hand-made payloads, written as JSON text so that literals such as 1e400 reach the parser.
+
+_RS256 = jwt.algorithms.RSAAlgorithm(jwt.algorithms.RSAAlgorithm.SHA256)
+_HUGE = "1" + "0" * 400  # 10**400: a valid JSON integer, far past any date
+
+
+def signed_text(payload: str, header: str | None = None) -> str:
+    """A token the lab's issuer really signed over the JSON text ``payload``."""
+    head = header or json.dumps({"alg": "RS256", "typ": "JWT", "kid": LAB.kid})
+    signing_input = f"{b64url(head.encode())}.{b64url(payload.encode())}"
+    return f"{signing_input}.{b64url(_RS256.sign(signing_input.encode(), LAB.issuer_key))}"
+
+
+def claims_text(**raw: str) -> str:
+    """The lab's valid claims as JSON text, with ``raw`` members spliced in verbatim."""
+    claims = {k: v for k, v in LAB.claims().items() if k not in raw}
+    body = json.dumps(claims)[1:-1]
+    return "{" + body + "".join(f', "{name}": {text}' for name, text in raw.items()) + "}"
+
+
+def test_the_hand_made_helpers_sign_a_valid_token():
+    assert LAB.strict_verify(signed_text(claims_text()))["cognito:username"] == "alice"
+    assert LAB.strict_verify(signed_text(claims_text(x="[1, 2.5]")))["x"] == [1, 2.5]
+
+
+@pytest.mark.parametrize("claim", ["exp", "nbf", "iat"])
+@pytest.mark.parametrize(
+    "literal", [_HUGE, "-" + _HUGE, "1e308", "-1e308", "-1", "253402300800", '"1767225600"']
+)
+def test_dates_out_of_range_are_claim_errors(claim, literal):
+    with pytest.raises(ClaimError) as refused:
+        LAB.strict_verify(signed_text(claims_text(**{claim: literal})))
+    assert refused.value.claim == claim and "year 9999" in refused.value.message
+    assert len(str(refused.value.actual)) <= 60  # a 401-digit number is not echoed whole
+
+
+def test_the_last_date_in_range_is_still_a_date():
+    last = "253402300799"  # 9999-12-31T23:59:59Z
+    assert LAB.strict_verify(signed_text(claims_text(exp=last)))["exp"] == int(last)
+    with pytest.raises(ImmatureTokenError):
+        LAB.strict_verify(signed_text(claims_text(nbf=last)))
+    with pytest.raises(IssuedInFutureError):
+        LAB.strict_verify(signed_text(claims_text(iat=last)))
+
+
+@pytest.mark.parametrize(
+    "literal", ["1e400", "-1e400", "1.5E+999", "[1, [2, [1e400]]]", '{"a": {"b": -9e999}}']
+)
+def test_non_finite_numbers_anywhere_in_the_payload_are_malformed(literal):
+    with pytest.raises(MalformedTokenError, match="too large to be finite"):
+        LAB.strict_verify(signed_text(claims_text(x=literal)))
+
+
+def test_non_finite_numbers_in_the_header_are_malformed():
+    header = json.dumps({"alg": "RS256", "typ": "JWT", "kid": LAB.kid})[:-1] + ', "x": 1e400}'
+    with pytest.raises(MalformedTokenError, match="header holds a number too large"):
+        LAB.strict_verify(signed_text(claims_text(), header))
+    with pytest.raises(MalformedTokenError):
+        decode_unverified(signed_text(claims_text(), header))
+
+
+def test_nesting_deeper_than_the_limit_is_malformed():
+    from authlab.tokens.jws import MAX_DEPTH
+
+    within = "[" * (MAX_DEPTH - 1) + "1" + "]" * (MAX_DEPTH - 1)  # the payload is level 1
+    assert LAB.strict_verify(signed_text(claims_text(x=within)))["x"]
+    deeper = "[" * MAX_DEPTH + "1" + "]" * MAX_DEPTH
+    with pytest.raises(MalformedTokenError, match=f"more than {MAX_DEPTH} deep"):
+        LAB.strict_verify(signed_text(claims_text(x=deeper)))
+    very_deep = "[" * 5000 + "]" * 5000  # past Python's own recursion limit
+    with pytest.raises(MalformedTokenError):
+        LAB.strict_verify(signed_text(claims_text(x=very_deep)))
+
+
+_number_literals = st.one_of(
+    st.integers().map(str),
+    st.integers(min_value=300, max_value=100_000).map(lambda n: "9" * min(n, 4000)),
+    st.integers(min_value=300, max_value=100_000).map(lambda n: f"-{'9' * min(n, 4000)}"),
+    st.floats(allow_nan=False, allow_infinity=False).map(repr),
+    st.integers(min_value=-2000, max_value=2000).map(lambda e: f"1e{e}"),
+    st.integers(min_value=-2000, max_value=2000).map(lambda e: f"-7.5E{e:+d}"),
+)
+_nested_literals = st.recursive(
+    _number_literals,
+    lambda children: (
+        st.lists(children, min_size=1, max_size=3).map(lambda xs: "[" + ", ".join(xs) + "]")
+        | st.integers(0, 60).map(lambda depth: "[" * depth + "1" + "]" * depth)
+    ),
+    max_leaves=6,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from(["exp", "nbf", "iat", "aud", "iss", "x", "auth_time"]),
+        _nested_literals,
+        min_size=1,
+        max_size=3,
+    )
+)
+def test_huge_non_finite_and_nested_numbers_only_ever_give_token_errors(raw):
+    token = signed_text(claims_text(**raw))
+    try:
+        claims = LAB.strict_verify(token)
+    except TokenError:
+        return
+    json.dumps(claims, allow_nan=False)  # whatever is accepted prints as strict JSON

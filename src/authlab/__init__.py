@@ -1,25 +1,24 @@
 """Serverless Auth Lab's support library: the machinery that is not the lesson.
 
-Each module is one concept; the most used names are re-exported here.
+Three rooms on one ground floor; a room imports only the ground and the rooms listed
+before it, and the most used names are re-exported here.
 
-- foundations: :mod:`~authlab.errors` (the exception tree), :mod:`~authlab.clock`,
-  :mod:`~authlab.aws` (moto on 127.0.0.1), :mod:`~authlab.data`, :mod:`~authlab.feedback`,
-  :mod:`~authlab.fleet` (containers behind a load balancer)
-- tokens: :mod:`~authlab.jws` (parsing), :mod:`~authlab.jwks` (key sets),
-  :mod:`~authlab.verify` (the strict reference verifier), :mod:`~authlab.display`,
-  :mod:`~authlab.forge` and :mod:`~authlab.attacks` (the attack gallery), ``python -m authlab``
-- identity: :mod:`~authlab.cognito`, :mod:`~authlab.idp` (simulated OIDC issuers),
-  :mod:`~authlab.federation`, :mod:`~authlab.refresh`, :mod:`~authlab.denylist`
-- the API: :mod:`~authlab.gateway` (with ``gateway_auth``, ``gateway_config``,
-  ``gateway_events``, ``gateway_custom``), :mod:`~authlab.authorizers`
-  (with ``authorizer_events``), :mod:`~authlab.signin`, :mod:`~authlab.localhttp`
-- practice: :mod:`~authlab.pricing`, :mod:`~authlab.quiz`, :mod:`~authlab.questions`
+- the ground: :mod:`~authlab.errors` (the exception tree), :mod:`~authlab.clock`
+  (injectable time), :mod:`~authlab.data` (where the course's data files are)
+- :mod:`authlab.tokens`: what the course teaches about JWTs (``jws``, ``jwks``, ``verify``,
+  ``display``, ``forge``, ``attacks``, and ``python -m authlab``)
+- :mod:`authlab.cloud`: the local AWS on moto (``aws``, ``cognito``, ``idp``,
+  ``federation``, ``refresh``, ``denylist``, ``localhttp``, ``signin``) and
+  :mod:`authlab.cloud.gateway`, the local API Gateway with its authorizers
+- :mod:`authlab.course`: what a notebook needs to teach (``feedback``, ``quiz``,
+  ``questions``, ``pricing``, ``fleet``)
 """
 
-from .aws import MotoServer, client, current_server, real_aws, start_moto, stop_moto
 from .clock import SYSTEM_CLOCK, Clock, FrozenClock, SystemClock
+from .cloud.aws import MotoServer, client, current_server, real_aws, start_moto, stop_moto
+from .course.feedback import check, check_equal, check_raises, install_hints, passed
+from .course.fleet import Fleet, Request, Response
 from .data import data_path, project_root
-from .display import show_token
 from .errors import (
     AccessDeniedError,
     AuthLabError,
@@ -27,10 +26,9 @@ from .errors import (
     TokenError,
     http_status,
 )
-from .feedback import check, check_equal, check_raises, install_hints, passed
-from .fleet import Fleet, Request, Response
-from .jwks import KeySet
-from .verify import Verifier, verify_token
+from .tokens.display import show_token
+from .tokens.jwks import KeySet
+from .tokens.verify import Verifier, verify_token
 
 __version__ = "0.1.0"
 

@@ -1,5 +1,5 @@
-"""``python -m authlab decode|verify ...``: see :mod:`authlab.cli`."""
+"""``python -m authlab decode|verify ...``: see :mod:`authlab.tokens.cli`."""
 
-from .cli import main
+from .tokens.cli import main
 
 raise SystemExit(main())

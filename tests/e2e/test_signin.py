@@ -1,6 +1,6 @@
 """The mini project's sign-in page in a real browser: Cognito (moto) + the local API Gateway.
 
-The page (``src/authlab/static/signin.html``) is served by :class:`authlab.gateway.Gateway` at
+The page (``src/authlab/cloud/static/signin.html``) is served by :class:`authlab.cloud.gateway.Gateway` at
 ``/_static/signin.html``; it signs in against the moto server's Cognito endpoint across origins
 (CORS), and calls ``GET /notes`` on its own origin, behind a JWT authorizer pointed at the pool.
 Screenshots go to ``build/e2e/signin-*.png``.
@@ -13,9 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 
-from authlab.cognito import create_demo_pool
-from authlab.gateway import Gateway
-from authlab.signin import signin_url
+from authlab.cloud.cognito import create_demo_pool
+from authlab.cloud.gateway import Gateway
+from authlab.cloud.signin import signin_url
 
 from ..apigw import add_integration, add_jwt_authorizer
 

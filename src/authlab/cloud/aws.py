@@ -1,0 +1,220 @@
+"""A local AWS on 127.0.0.1 (moto's server mode) and boto3 clients pointed at it.
+
+The boto3 code a learner writes against these clients is exactly the code that runs
+against real AWS; only the client's ``endpoint_url`` and credentials differ.
+
+In a test or a script, use the context manager::
+
+    with MotoServer() as aws:
+        cognito = aws.client("cognito-idp")
+
+In a notebook, start one shared server per kernel; it stops when the kernel exits::
+
+    aws = authlab.start_moto()
+    cognito = authlab.client("cognito-idp")
+
+**Switching to real AWS.** Set the environment variable ``AUTHLAB_AWS=real`` before
+starting the kernel (and configure credentials as usual, e.g. ``aws configure`` or
+``AWS_PROFILE``). :func:`client` then returns plain boto3 clients that use the normal
+credential chain and region, :func:`start_moto` starts nothing, and everything you
+create costs real money and lives in your account until you delete it.
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import threading
+from typing import Any
+
+import boto3
+import requests
+from botocore.config import Config
+
+from ..errors import AwsUnavailableError
+
+__all__ = [
+    "DEFAULT_REGION",
+    "DUMMY_CREDENTIALS",
+    "MotoServer",
+    "client",
+    "current_server",
+    "real_aws",
+    "start_moto",
+    "stop_moto",
+]
+
+DEFAULT_REGION = "us-east-1"
+"""The region every local client uses unless told otherwise."""
+
+DUMMY_CREDENTIALS = {
+    "aws_access_key_id": "testing",
+    "aws_secret_access_key": "testing",
+    "aws_session_token": "testing",
+}
+"""Credentials for the local server: moto accepts anything, real AWS refuses these."""
+
+_CLIENT_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect_timeout=5)
+
+
+def real_aws() -> bool:
+    """True when ``AUTHLAB_AWS=real``: clients go to real AWS, not to moto."""
+    return os.environ.get("AUTHLAB_AWS", "").strip().lower() == "real"
+
+
+class MotoServer:
+    """A moto server on a free port of 127.0.0.1, in a background thread of this process.
+
+    Use it as a context manager, or call :meth:`start` and :meth:`stop`. All state
+    (pools, APIs, tables) lives in this process's memory and is gone when it stops;
+    :meth:`reset` wipes it without a restart.
+    """
+
+    def __init__(self, *, region: str = DEFAULT_REGION, port: int = 0) -> None:
+        self.region = region
+        self._requested_port = port
+        self._server: Any = None
+        self._session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
+        self._lock = threading.Lock()
+
+    # ------------------------------------------------------------------ lifecycle
+    def start(self) -> MotoServer:
+        """Start serving (a second call does nothing). Returns ``self``."""
+        with self._lock:
+            if self._server is not None:
+                return self
+            try:
+                from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+            except ImportError as exc:  # pragma: no cover - depends on the install
+                raise AwsUnavailableError(
+                    "moto's server mode is not installed.",
+                    hint="Run 'make lab' (or pip install 'moto[server]') to install it.",
+                ) from exc
+            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+            # Never the default 0.0.0.0: the local AWS must not be reachable from outside.
+            server = ThreadedMotoServer(
+                ip_address="127.0.0.1", port=self._requested_port, verbose=False
+            )
+            try:
+                server.start()
+            except OSError as exc:
+                raise AwsUnavailableError(
+                    f"Could not start the moto server on 127.0.0.1:{self._requested_port}: {exc}."
+                ) from exc
+            self._server = server
+        return self
+
+    def stop(self) -> None:
+        """Stop serving and forget all state (a second call does nothing)."""
+        with self._lock:
+            server, self._server = self._server, None
+        if server is not None:
+            server.stop()
+
+    def __enter__(self) -> MotoServer:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ address
+    @property
+    def running(self) -> bool:
+        """Whether the server is serving."""
+        return self._server is not None
+
+    @property
+    def port(self) -> int:
+        """The TCP port the server listens on."""
+        if self._server is None:
+            raise AwsUnavailableError("The moto server is not running.")
+        return int(self._server.get_host_and_port()[1])
+
+    @property
+    def endpoint_url(self) -> str:
+        """``http://127.0.0.1:<port>``: what boto3's ``endpoint_url`` is set to."""
+        return f"http://127.0.0.1:{self.port}"
+
+    # ------------------------------------------------------------------ clients
+    def client(self, service: str, *, region: str | None = None) -> Any:
+        """A boto3 client for ``service`` that talks to this server."""
+        return self._session.client(
+            service,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            config=_CLIENT_CONFIG,
+        )
+
+    def resource(self, service: str, *, region: str | None = None) -> Any:
+        """A boto3 resource (e.g. a DynamoDB table API) that talks to this server."""
+        return self._session.resource(
+            service,
+            region_name=region or self.region,
+            endpoint_url=self.endpoint_url,
+            config=_CLIENT_CONFIG,
+        )
+
+    def reset(self) -> None:
+        """Wipe every pool, API and table (moto's ``POST /moto-api/reset``)."""
+        try:
+            response = requests.post(f"{self.endpoint_url}/moto-api/reset", timeout=5)
+            response.raise_for_status()
+        except requests.RequestException as exc:
+            raise AwsUnavailableError(f"Could not reset the moto server: {exc}.") from exc
+
+    def __repr__(self) -> str:
+        where = self.endpoint_url if self.running else "stopped"
+        return f"MotoServer({where}, region={self.region!r})"
+
+
+_shared: MotoServer | None = None
+_shared_lock = threading.Lock()
+
+
+def start_moto(*, region: str = DEFAULT_REGION) -> MotoServer | None:
+    """Start (or return) this kernel's one shared moto server.
+
+    Every notebook cell that needs AWS calls this; the first call starts the server,
+    later calls return the same one, and it stops when the kernel exits. With
+    ``AUTHLAB_AWS=real`` nothing is started and ``None`` is returned.
+    """
+    global _shared
+    if real_aws():
+        return None
+    with _shared_lock:
+        if _shared is None or not _shared.running:
+            _shared = MotoServer(region=region).start()
+            atexit.register(_shared.stop)
+        return _shared
+
+
+def current_server() -> MotoServer:
+    """The shared server started by :func:`start_moto`."""
+    if _shared is None or not _shared.running:
+        raise AwsUnavailableError(
+            "No local AWS is running in this kernel.",
+            hint="Run the cell with authlab.start_moto() first.",
+        )
+    return _shared
+
+
+def stop_moto() -> None:
+    """Stop the shared server, if any (it also stops by itself when the kernel exits)."""
+    global _shared
+    with _shared_lock:
+        server, _shared = _shared, None
+    if server is not None:
+        server.stop()
+
+
+def client(service: str, *, region: str | None = None) -> Any:
+    """A boto3 client: for the shared moto server, or for real AWS with ``AUTHLAB_AWS=real``.
+
+    Starts the shared moto server if it is not running yet.
+    """
+    if real_aws():
+        return boto3.client(service, region_name=region or os.environ.get("AWS_REGION"))
+    server = start_moto()
+    assert server is not None
+    return server.client(service, region=region)

@@ -1,0 +1,216 @@
+"""Friendly checks for the notebooks' visible tests, and hints for common errors.
+
+A visible test cell reads like this::
+
+    check_equal(claims["role"], "user", what="the role claim", hint="Copy it from the user.")
+    passed()
+
+On failure the learner sees one line saying what was expected, what was found and what
+to try, instead of a bare ``AssertionError``. :func:`passed` is honest about hidden
+tests: it says the visible checks passed and that more run at grading.
+
+:func:`install_hints` maps common exceptions (an expired token, a refused connection to
+the local AWS, an unanswered exercise...) to one line of what to do next.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..errors import AuthLabError
+
+__all__ = [
+    "CheckFailed",
+    "check",
+    "check_equal",
+    "check_raises",
+    "hint_for",
+    "install_hints",
+    "needs_answers",
+    "passed",
+]
+
+
+class CheckFailed(AuthLabError, AssertionError):
+    """A visible test found something to fix. The message says what and how."""
+
+    code = "check_failed"
+
+
+def check(condition: object, message: str, *, hint: str | None = None) -> None:
+    """Fail with ``message`` (and ``hint``) unless ``condition`` is true."""
+    if not condition:
+        raise CheckFailed(message, hint=hint or "")
+
+
+def _short(value: Any, limit: int = 120) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def check_equal(actual: Any, expected: Any, *, what: str, hint: str | None = None) -> None:
+    """Fail unless ``actual == expected``, naming ``what`` was compared."""
+    if actual != expected:
+        raise CheckFailed(
+            f"{what}: expected {_short(expected)}, got {_short(actual)}.", hint=hint or ""
+        )
+
+
+def check_raises(
+    func: Callable[[], object],
+    expected: type[BaseException] | tuple[type[BaseException], ...],
+    *,
+    what: str,
+    hint: str | None = None,
+) -> BaseException:
+    """Call ``func()`` and fail unless it raises ``expected``; return the exception."""
+    names = (
+        " or ".join(e.__name__ for e in expected)
+        if isinstance(expected, tuple)
+        else expected.__name__
+    )
+    try:
+        result = func()
+    except expected as exc:
+        return exc
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported to the learner
+        raise CheckFailed(
+            f"{what}: expected {names}, but {type(exc).__name__} was raised: {exc}",
+            hint=hint or "",
+        ) from exc
+    raise CheckFailed(
+        f"{what}: expected {names}, but nothing was raised (it returned {_short(result, 60)}).",
+        hint=hint or "",
+    )
+
+
+class needs_answers:  # noqa: N801 - used like a function: ``with needs_answers("exercise 2"):``
+    """Run a demo cell that uses the learner's answers; if one is missing, say so and go on.
+
+    An unanswered exercise raises ``NotImplementedError``; inside this block that becomes one
+    friendly line instead of an error, so lesson cells after an exercise still run.
+    """
+
+    def __init__(self, exercises: str) -> None:
+        self.exercises = exercises
+
+    def __enter__(self) -> needs_answers:
+        return self
+
+    def __exit__(self, etype: type | None, value: BaseException | None, tb: object) -> bool:
+        if etype is not None and issubclass(etype, NotImplementedError):
+            print(f"⏸ This demo runs once you have answered {self.exercises}.")
+            return True
+        return False
+
+
+def passed(*, hidden: bool = True) -> None:
+    """Tell the learner the visible checks passed, and whether more run at grading."""
+    if hidden:
+        print("✔ Visible checks passed. More checks run when your work is graded.")
+    else:
+        print("✔ All checks for this exercise passed.")
+
+
+# --------------------------------------------------------------------------- hints
+
+_NAME_HINTS: dict[str, str] = {
+    "NotImplementedError": (
+        "This exercise is not answered yet: replace `raise NotImplementedError()` "
+        "in the answer cell above with your code, run it, then run this cell again."
+    ),
+    "NameError": (
+        "A name is not defined yet: run the cells above first (Run > Run All Above Selected Cell)."
+    ),
+    "ExpiredSignatureError": (
+        "The token's exp is in the past: get a fresh token (sign in or refresh), "
+        "or in a demo move the FrozenClock back."
+    ),
+    "ImmatureSignatureError": "The token's nbf or iat is in the future: check the clock.",
+    "InvalidSignatureError": (
+        "The signature does not match: the token was changed after signing, or it is "
+        "checked with another key or secret than the one it was signed with."
+    ),
+    "DecodeError": "This is not a well-formed JWT: three base64url parts joined by dots.",
+    "InvalidAudienceError": "The token's aud is not the audience you passed: which app is it for?",
+    "InvalidIssuerError": "The token's iss is not the issuer you trust.",
+    "InvalidAlgorithmError": "The token's alg is not in the algorithms list you passed.",
+    "EndpointConnectionError": (
+        "Nothing answers at the local AWS address: run the cell with authlab.start_moto() "
+        "again, or restart the kernel and run the cells from the top."
+    ),
+    "ConnectionRefusedError": (
+        "Nothing answers at that address: is the server started? Run the cell that starts it."
+    ),
+    "ConnectionError": (
+        "Could not connect: run the cell that starts the local server, "
+        "or restart the kernel and run the cells from the top."
+    ),
+    "NoCredentialsError": (
+        "boto3 found no credentials: make clients with authlab.client(...), "
+        "which points them at the local AWS."
+    ),
+}
+
+_AWS_HINTS: dict[str, str] = {
+    "NotAuthorizedException": (
+        "Cognito refused: wrong username or password, a signed-out user's token, "
+        "or an auth flow the app client does not allow."
+    ),
+    "UserNotConfirmedException": "Confirm the user first (confirm_sign_up or admin_confirm_sign_up).",
+    "UsernameExistsException": "That user already exists: sign in, or pick another username.",
+    "UserNotFoundException": "No such user in this pool: sign up first, or check the pool id.",
+    "ResourceNotFoundException": (
+        "That pool, client or table does not exist here: check the id, and that you created "
+        "it on this server (state is lost when the kernel restarts)."
+    ),
+    "InvalidPasswordException": "The password breaks the pool's password policy.",
+}
+
+
+def hint_for(error: BaseException) -> str | None:
+    """One line of what to do next about ``error``, or ``None`` if there is no hint."""
+    if isinstance(error, AuthLabError):
+        return error.hint or None
+    response = getattr(error, "response", None)
+    if isinstance(response, dict):
+        code = response.get("Error", {}).get("Code", "")
+        if code in _AWS_HINTS:
+            return _AWS_HINTS[code]
+    for cls in type(error).__mro__:
+        if cls.__name__ in _NAME_HINTS:
+            return _NAME_HINTS[cls.__name__]
+    return None
+
+
+def install_hints(shell: Any = None) -> bool:
+    """Show a hint under tracebacks of common errors in this IPython kernel.
+
+    A failed visible check shows only its message, not a traceback. Returns False
+    outside IPython (then nothing is installed).
+    """
+    if shell is None:
+        try:
+            from IPython import get_ipython
+        except ImportError:  # pragma: no cover
+            return False
+        shell = get_ipython()
+    if shell is None:
+        return False
+
+    def handler(self: Any, etype: type, value: BaseException, tb: Any, tb_offset: Any = None):
+        if isinstance(value, CheckFailed):
+            stb = [f"\x1b[1;31m✘ Not yet:\x1b[0m {value}"]
+        else:
+            stb = self.InteractiveTB.structured_traceback(etype, value, tb, tb_offset=tb_offset)
+            hint = hint_for(value)
+            if hint and not isinstance(value, AuthLabError):
+                stb = [*stb, f"\x1b[1;33m💡 Hint:\x1b[0m {hint}"]
+        self._showtraceback(etype, value, stb)
+        return stb
+
+    shell.set_custom_exc((Exception,), handler)
+    return True

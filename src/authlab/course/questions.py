@@ -1,0 +1,158 @@
+"""The interview practice bank: questions of four kinds, read from ``data/interview.json``.
+
+* ``choice``: one letter (``"B"``);
+* ``order``: the letters of the shuffled steps, in the right order (``"CADB"``);
+* ``status``: the HTTP status a request gets (``401``);
+* ``open``: an answer said aloud or written; its model answer and key points.
+
+:mod:`authlab.course.quiz` asks them and gives the feedback.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ..data import data_path
+from ..errors import ConfigurationError
+
+__all__ = ["KINDS", "LETTERS", "Question", "QuestionBank", "load_bank"]
+
+KINDS = ("choice", "order", "status", "open")
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True)
+class Question:
+    """One practice question. ``answer`` is a letter, a status code, or a step order."""
+
+    id: str
+    kind: str
+    topic: str
+    source: str
+    prompt: str
+    hint: str
+    options: tuple[str, ...] = ()
+    steps: tuple[str, ...] = ()
+    answer: Any = None
+    explanation: str = ""
+    model_answer: str = ""
+    key_points: tuple[dict[str, Any], ...] = ()
+
+    def shuffled_steps(self) -> list[int]:
+        """For an ``order`` question: the indices of the steps in the order they are shown.
+
+        Fixed per question (seeded by its id), so the letters mean the same every time.
+        """
+        order = list(range(len(self.steps)))
+        rng = random.Random(f"order:{self.id}")
+        while len(order) > 1 and order == sorted(order):
+            rng.shuffle(order)
+        return order
+
+    def correct_response(self) -> str | int:
+        """The response that scores: a letter, a status code, or the letters of the steps."""
+        if self.kind == "order":
+            shown = self.shuffled_steps()
+            return "".join(LETTERS[shown.index(step)] for step in range(len(self.steps)))
+        return self.answer
+
+    def text(self) -> str:
+        """The question as a learner sees it."""
+        lines = [f"[{self.id}] ({self.source}) {self.prompt}"]
+        if self.kind == "choice":
+            lines += [f"  {LETTERS[i]}. {option}" for i, option in enumerate(self.options)]
+            lines.append("Answer with one letter.")
+        elif self.kind == "order":
+            shown = self.shuffled_steps()
+            lines += [f"  {LETTERS[i]}. {self.steps[step]}" for i, step in enumerate(shown)]
+            lines.append("Answer with the letters in the right order, e.g. 'CADB...'.")
+        elif self.kind == "status":
+            lines.append("Answer with the HTTP status code the client receives (e.g. 200).")
+        else:
+            lines.append("Say or write your answer, then call attempt() and reveal().")
+        return "\n".join(lines)
+
+
+def _question(raw: dict[str, Any]) -> Question:
+    kind = raw.get("kind")
+    if kind not in KINDS:
+        raise ConfigurationError(f"Question {raw.get('id')!r}: unknown kind {kind!r}.")
+    question = Question(
+        id=raw["id"],
+        kind=kind,
+        topic=raw["topic"],
+        source=raw["source"],
+        prompt=raw["prompt"],
+        hint=raw.get("hint", ""),
+        options=tuple(raw.get("options", ())),
+        steps=tuple(raw.get("steps", ())),
+        answer=raw.get("answer"),
+        explanation=raw.get("explanation", ""),
+        model_answer=raw.get("model_answer", ""),
+        key_points=tuple(raw.get("key_points", ())),
+    )
+    problems = {
+        "choice": not question.options
+        or str(question.answer).upper() not in LETTERS[: len(question.options)],
+        "order": len(question.steps) < 2,
+        "status": not isinstance(question.answer, int),
+        "open": not question.model_answer,
+    }
+    if problems[kind]:
+        raise ConfigurationError(f"Question {question.id!r} is incomplete for its kind {kind!r}.")
+    return question
+
+
+class QuestionBank:
+    """All the practice questions, by id and by topic."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.topics: dict[str, str] = dict(data.get("topics", {}))
+        self.questions: dict[str, Question] = {}
+        for raw in data.get("questions", []):
+            question = _question(raw)
+            if question.id in self.questions:
+                raise ConfigurationError(f"Two questions share the id {question.id!r}.")
+            if question.topic not in self.topics:
+                raise ConfigurationError(f"{question.id!r}: unknown topic {question.topic!r}.")
+            self.questions[question.id] = question
+
+    def get(self, qid: str) -> Question:
+        """The question with id ``qid``."""
+        try:
+            return self.questions[qid]
+        except KeyError:
+            raise ConfigurationError(
+                f"No question {qid!r}.", hint="List them with bank.ids() or bank.by_topic(topic)."
+            ) from None
+
+    def ids(self) -> list[str]:
+        """Every question id, in the file's order."""
+        return list(self.questions)
+
+    def by_topic(self, topic: str) -> list[Question]:
+        """The questions of one topic."""
+        return [q for q in self.questions.values() if q.topic == topic]
+
+    def coverage(self) -> dict[str, dict[str, int]]:
+        """``{topic: {source: count}}``: which topics the bank covers, and from where."""
+        table: dict[str, dict[str, int]] = {topic: {} for topic in self.topics}
+        for q in self.questions.values():
+            table[q.topic][q.source] = table[q.topic].get(q.source, 0) + 1
+        return table
+
+    def __len__(self) -> int:
+        return len(self.questions)
+
+
+def load_bank(path: str | Path | None = None) -> QuestionBank:
+    """The practice bank from ``data/interview.json`` (or ``path``)."""
+    file = Path(path) if path is not None else data_path("interview.json")
+    try:
+        return QuestionBank(json.loads(file.read_text(encoding="utf-8")))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise ConfigurationError(f"Cannot read the question bank {file.name}: {exc}.") from exc
