@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from urllib.parse import urlparse
 
 import pytest
@@ -22,7 +23,8 @@ def test_every_priced_item_has_a_source_a_date_and_a_status(book):
     for row in rows:
         for url in row["source"].split(" ; "):
             assert urlparse(url).scheme == "https", row
-        assert row["read"].startswith("2026"), row
+        read = date.fromisoformat(row["read"])  # a full YYYY-MM-DD date, not just a year
+        assert date(2024, 1, 1) <= read <= date.today(), row
         assert row["status"] in {"checked", "example"}, row
 
 

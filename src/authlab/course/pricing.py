@@ -215,7 +215,13 @@ class PriceBook:
         )
 
     def http_api_cost(self, requests: float, *, free_tier: bool = False) -> float:
-        """What API Gateway (HTTP API) charges for ``requests`` received in a month, in USD."""
+        """What API Gateway (HTTP API) charges for ``requests`` billed in a month, in USD.
+
+        Pass the requests the gateway bills: the course counts those its authorizer lets
+        through (AWS staff answers on re:Post say refused ones are not billed; notebook 09).
+        ``free_tier=True`` subtracts the 12-month allowance, which only AWS accounts created
+        before 15 July 2025 have.
+        """
         prices = self._request("http-api")
         billable = max(0.0, requests - prices["free_requests_per_month"]) if free_tier else requests
         bands = _bands(prices["bands_per_million"], "http-api")
@@ -225,8 +231,9 @@ class PriceBook:
     def saved_by_gateway(self, rejected: float, memory_mb: float, duration_ms: float) -> float:
         """The Lambda cost avoided when ``rejected`` requests are refused before the function runs.
 
-        The gateway still receives (and bills) those requests; only the Lambda request
-        charge and the compute are saved.
+        Only the Lambda request charge and the compute are counted here; whether the gateway
+        bills a refused request is a separate line (notebook 09: the course counts it as not
+        billed, per AWS staff answers).
         """
         return self.lambda_cost(rejected, memory_mb, duration_ms).total
 
