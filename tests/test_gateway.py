@@ -490,3 +490,28 @@ def test_event_time_comes_from_the_gateway_clock(stack):
     ) as frozen:
         assert requests.get(frozen.url + "/health", timeout=10).status_code == 204
     assert seen[0]["requestContext"]["timeEpoch"] == int(clock.now() * 1000)
+
+
+def test_reset_api_deletes_routes_and_authorizers_and_keeps_integrations(moto_server):
+    from authlab.cloud.gateway.config import load_api, reset_api
+
+    apigw = moto_server.client("apigatewayv2")
+    api = apigw.create_api(Name="reset-me", ProtocolType="HTTP")["ApiId"]
+    target = f"integrations/{add_integration(apigw, api, 'notes')}"
+    first = None
+    for _ in range(2):  # configure twice, as a learner re-running a cell would
+        reset_api(apigw, api)
+        auth = add_jwt_authorizer(apigw, api, "cognito", "https://issuer.example", ["app"])
+        first = first or auth
+        apigw.create_route(
+            ApiId=api, RouteKey="GET /a", Target=target, AuthorizationType="JWT", AuthorizerId=auth
+        )
+        apigw.create_route(ApiId=api, RouteKey="GET /b", Target=target)
+    config = load_api(apigw, api)
+    assert sorted(r.route_key for r in config.routes) == ["GET /a", "GET /b"]
+    assert list(config.authorizers) == [auth] and auth != first
+    with pytest.raises(apigw.exceptions.NotFoundException):
+        apigw.get_authorizer(ApiId=api, AuthorizerId=first)  # the first run's authorizer is gone
+    assert reset_api(apigw, api) == 3
+    assert apigw.get_routes(ApiId=api)["Items"] == []
+    assert len(apigw.get_integrations(ApiId=api)["Items"]) == 1
