@@ -9,6 +9,9 @@ stated time that shrinks) fails this test instead of quietly misleading learners
 
 A stated time must be within 20 % (or 5 minutes) of the estimate; `00-start-here` lists every
 notebook's time, and its total, consistently.
+
+A part headed "… (optional, not graded)" (a level-2 heading) runs to the next level-2 heading; its
+minutes are stated apart, as "(plus about M optional)", and not counted in the notebook's time.
 """
 
 from __future__ import annotations
@@ -21,37 +24,55 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(ROOT.glob("solutions/*/*.ipynb"))
-STATED = re.compile(r"\*\*Time:\*\* about (\d+) minutes")
+STATED = re.compile(r"\*\*Time:\*\* about (\d+) minutes(?: \(plus about (\d+) optional\))?")
+OPTIONAL = "(optional, not graded)"
+
+
+def estimates(path: Path) -> tuple[float, float]:
+    """Minutes for a first pass through the notebook at ``path``: (core, optional parts)."""
+    minutes = [0.0, 0.0]
+    optional = False
+    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
+        source = "".join(cell["source"])
+        if cell["cell_type"] == "markdown" and source.startswith("## "):
+            optional = OPTIONAL in source.splitlines()[0]
+        grading = cell.get("metadata", {}).get("nbgrader", {})
+        if grading.get("solution"):
+            assert not optional, f"{path.name}: an optional part holds an exercise"
+            minutes[0] += 10 if cell["cell_type"] == "markdown" else 8
+        elif cell["cell_type"] == "markdown":
+            minutes[optional] += len(re.sub(r"\(https?://[^)]*\)", "", source).split()) / 130
+        elif not grading.get("grade"):
+            minutes[optional] += 0.75
+    return minutes[0], minutes[1]
 
 
 def estimate(path: Path) -> float:
-    """Minutes for a first pass through the notebook at ``path`` (see the module docstring)."""
-    minutes = 0.0
-    for cell in json.loads(path.read_text(encoding="utf-8"))["cells"]:
-        source = "".join(cell["source"])
-        grading = cell.get("metadata", {}).get("nbgrader", {})
-        if grading.get("solution"):
-            minutes += 10 if cell["cell_type"] == "markdown" else 8
-        elif cell["cell_type"] == "markdown":
-            minutes += len(re.sub(r"\(https?://[^)]*\)", "", source).split()) / 130
-        elif not grading.get("grade"):
-            minutes += 0.75
-    return minutes
+    """Minutes for the graded path through the notebook (optional parts left out)."""
+    return estimates(path)[0]
 
 
-def stated(path: Path) -> int:
+def stated_pair(path: Path) -> tuple[int, int]:
     first = "".join(json.loads(path.read_text(encoding="utf-8"))["cells"][0]["source"])
     found = STATED.search(first)
     assert found, f"{path.name} states no time in its first cell"
-    return int(found.group(1))
+    return int(found.group(1)), int(found.group(2) or 0)
+
+
+def stated(path: Path) -> int:
+    return stated_pair(path)[0]
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.parent.name for p in NOTEBOOKS])
 def test_each_stated_time_covers_reading_code_and_exercises(path):
-    expected = estimate(path)
-    assert abs(stated(path) - expected) <= max(5, 0.2 * expected), (
-        f"{path.parent.name} says {stated(path)} minutes; reading, code and exercises take "
-        f"about {expected:.0f}"
+    core, optional = estimates(path)
+    said, said_optional = stated_pair(path)
+    assert abs(said - core) <= max(5, 0.2 * core), (
+        f"{path.parent.name} says {said} minutes; reading, code and exercises take about {core:.0f}"
+    )
+    assert abs(said_optional - optional) <= max(3, 0.25 * optional), (
+        f"{path.parent.name} says {said_optional} optional minutes; its optional parts take "
+        f"about {optional:.0f}"
     )
 
 
