@@ -49,13 +49,15 @@ def test_fleet_round_robins_and_cold_starts_lose_memory():
     fleet = Fleet(Counter, size=2)
     answers = [fleet.request("GET", "/", headers={"Authorization": "x"}) for _ in range(4)]
     assert [a.body["seen"] for a in answers] == [1, 1, 2, 2]
-    assert answers[0].served_by != answers[1].served_by
+    assert [a.served_by for a in answers] == ["container A", "container B"] * 2  # as in 01's diagram
     assert answers[0].body["auth"] == "x"
     fleet.cold_start(0)
+    assert fleet.containers[0].name == "container C"  # a fresh container, never a reused name
     assert fleet.request("GET", "/", to=0).body["seen"] == 1
     assert fleet.request("GET", "/", to=1).body["seen"] == 3
     fleet.scale_to(3)
-    assert len(fleet.containers) == 3
+    assert [c.name for c in fleet.containers] == ["container C", "container B", "container D"]
+    assert Fleet(Counter, size=1).containers[0].name == "container A"  # names are per fleet
     assert [entry[3] for entry in fleet.log] == [200] * 6
     with pytest.raises(ValueError):
         Fleet(Counter, size=0)

@@ -100,3 +100,54 @@ def test_install_hints_in_an_ipython_shell():
     shell.run_cell("from authlab.course.feedback import check_equal; check_equal(1, 2, what='x')")
     assert shown[-1] == ["\x1b[1;31m✘ Not yet:\x1b[0m x: expected 2, got 1."]
     InteractiveShell.clear_instance()
+
+
+def test_call_turns_a_crash_in_learner_code_into_one_failed_check(tmp_path):
+    """What was called, what it raised, the learner's own line, the test's hint; no library."""
+    import jwt as pyjwt
+
+    from authlab.course.feedback import call
+
+    cell = tmp_path / "ipykernel_cell_7.py"  # how ipykernel names a cell's code
+    cell.write_text(
+        "import jwt\n"
+        "def decode_claims(token):\n"
+        "    return jwt.decode(token, 'secret', algorithms=['HS256'])\n"
+    )
+    namespace: dict = {}
+    exec(compile(cell.read_text(), str(cell), "exec"), namespace)  # noqa: S102 - a fake cell
+    with pytest.raises(CheckFailed) as failed:
+        call(
+            namespace["decode_claims"],
+            "not.a.jwt",
+            what="decode_claims('not.a.jwt')",
+            hint="Add '='.",
+        )
+    message = str(failed.value)
+    assert message.startswith("decode_claims('not.a.jwt') raised DecodeError: ")
+    assert (
+        "(your code, line 3: return jwt.decode(token, 'secret', algorithms=['HS256']))" in message
+    )
+    assert message.endswith("Hint: Add '='.")
+    assert "site-packages" not in message and "\n" not in message
+    assert failed.value.__cause__ is None and failed.value.__suppress_context__
+    assert issubclass(pyjwt.DecodeError, Exception)
+
+
+def test_call_passes_results_and_unanswered_exercises_through():
+    from authlab.course.feedback import call
+
+    assert call(lambda a, *, b: a + b, 1, b=2) == 3
+
+    def unanswered():
+        raise NotImplementedError()
+
+    with pytest.raises(NotImplementedError):
+        call(unanswered)
+    with pytest.raises(CheckFailed, match=r"^boom\(\.\.\.\) raised ZeroDivisionError") as failed:
+
+        def boom():
+            return 1 / 0
+
+        call(boom)
+    assert "(your code, line" in str(failed.value) and "1 / 0" in str(failed.value)

@@ -544,3 +544,16 @@ def test_huge_non_finite_and_nested_numbers_only_ever_give_token_errors(raw):
     except TokenError:
         return
     json.dumps(claims, allow_nan=False)  # whatever is accepted prints as strict JSON
+
+
+def test_time_refusals_read_as_durations_and_dates(lab):
+    """A learner reads "expired 5,398 days ago, on 2011-03-22", not "expired 466348620 s ago"."""
+    with pytest.raises(ExpiredTokenError, match=r"expired 61 s ago\. Hint"):
+        lab.strict_verify(lab.token(lab.claims(exp=lab.clock.now() - 61)))
+    with pytest.raises(ExpiredTokenError, match=r"expired 3 h ago"):
+        lab.strict_verify(lab.token(lab.claims(exp=lab.clock.now() - 3 * 3600)))
+    old = lab.token(lab.claims(exp=1300819380, iat=1300819000))
+    with pytest.raises(ExpiredTokenError, match=r"days ago, on 2011-03-22 18:43 UTC"):
+        lab.strict_verify(old)
+    with pytest.raises(ImmatureTokenError, match=r"another 10 min \(nbf\)"):
+        lab.strict_verify(lab.token(lab.claims(nbf=lab.clock.now() + 600)))

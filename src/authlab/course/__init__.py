@@ -8,13 +8,14 @@
 This room stands on the ground floor only.
 """
 
-from .feedback import check, check_equal, check_raises, install_hints, passed
+from .feedback import call, check, check_equal, check_raises, install_hints, passed
 from .fleet import Fleet, Request, Response
 
 __all__ = [
     "Fleet",
     "Request",
     "Response",
+    "call",
     "check",
     "check_equal",
     "check_raises",

@@ -9,24 +9,35 @@ On failure the learner sees one line saying what was expected, what was found an
 to try, instead of a bare ``AssertionError``. :func:`passed` is honest about hidden
 tests: it says the visible checks passed and that more run at grading.
 
+A test calls the learner's function through :func:`call`, so that an exception inside it
+becomes one failed check: what was called, what it raised, the line of the learner's own
+cell where it happened, and the test's hint, with no library frames in sight.
+
 :func:`install_hints` maps common exceptions (an expired token, a refused connection to
 the local AWS, an unanswered exercise...) to one line of what to do next.
 """
 
 from __future__ import annotations
 
+import linecache
+import sys
+import traceback
 from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
 from typing import Any
 
 from ..errors import AuthLabError
 
 __all__ = [
     "CheckFailed",
+    "call",
     "check",
     "check_equal",
     "check_raises",
     "hint_for",
     "install_hints",
+    "learner_frame",
     "needs_answers",
     "passed",
 ]
@@ -85,6 +96,66 @@ def check_raises(
         f"{what}: expected {names}, but nothing was raised (it returned {_short(result, 60)}).",
         hint=hint or "",
     )
+
+
+_LIBRARY_ROOTS = tuple(
+    str(root)
+    for root in {
+        Path(sys.prefix).resolve(),
+        Path(sys.base_prefix).resolve(),
+        Path(__file__).resolve().parents[1],  # the authlab package
+    }
+)
+
+
+def _is_library(filename: str) -> bool:
+    if filename.startswith("<frozen"):
+        return True
+    try:
+        resolved = str(Path(filename).resolve())
+    except (OSError, ValueError):
+        return False
+    return resolved.startswith(_LIBRARY_ROOTS)
+
+
+def learner_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
+    """``(filename, line number, source line)`` of the innermost frame of ``tb`` that is in
+    the learner's own code (a notebook cell, not the Python library or ``authlab``)."""
+    found = None
+    for frame, lineno in traceback.walk_tb(tb):
+        filename = frame.f_code.co_filename
+        if not _is_library(filename):
+            found = (filename, lineno, linecache.getline(filename, lineno).strip())
+    return found
+
+
+def call(
+    func: Callable[..., Any],
+    *args: Any,
+    what: str | None = None,
+    hint: str | None = None,
+    **kwargs: Any,
+) -> Any:
+    """``func(*args, **kwargs)`` for a visible or hidden test: its result, or one failed check.
+
+    If the learner's function raises, the test fails with a :class:`CheckFailed` that names
+    the call (``what``), the exception in one line, the line of the learner's code where it
+    was raised and ``hint``. ``NotImplementedError`` passes through unchanged: the exercise
+    is simply not answered yet.
+    """
+    try:
+        return func(*args, **kwargs)
+    except NotImplementedError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - reported to the learner as one failed check
+        label = what or f"{getattr(func, '__name__', 'your function')}(...)"
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        where = learner_frame(exc.__traceback__)
+        place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
+        raise CheckFailed(
+            f"{label} raised {type(exc).__name__}{': ' + first if first else ''}{place}.",
+            hint=hint or hint_for(exc) or "",
+        ) from None
 
 
 class needs_answers:  # noqa: N801 - used like a function: ``with needs_answers("exercise 2"):``

@@ -56,12 +56,10 @@ class App(Protocol):
 
 
 class Container:
-    """One execution environment: an app instance with its own memory."""
+    """One execution environment, called ``name``: an app instance with its own memory."""
 
-    _serial = count(1)
-
-    def __init__(self, app_factory: Callable[[], App]) -> None:
-        self.name = f"container-{next(self._serial)}"
+    def __init__(self, app_factory: Callable[[], App], name: str = "container") -> None:
+        self.name = name
         self.app = app_factory()
         self.requests_served = 0
 
@@ -76,14 +74,30 @@ class Container:
         return f"<{self.name}: {self.requests_served} requests>"
 
 
+def _letters(number: int) -> str:
+    """0 -> "A", 25 -> "Z", 26 -> "AA": spreadsheet-style names for containers."""
+    name = ""
+    number += 1
+    while number:
+        number, rest = divmod(number - 1, 26)
+        name = chr(ord("A") + rest) + name
+    return name
+
+
 class Fleet:
-    """``size`` containers of one app behind a round-robin load balancer."""
+    """``size`` containers of one app behind a round-robin load balancer.
+
+    Containers are named in the order they start, as the course's diagrams name them:
+    ``container A``, ``container B``…; a fresh container after a cold start gets the next
+    letter, so a name never comes back.
+    """
 
     def __init__(self, app_factory: Callable[[], App], size: int = 2) -> None:
         if size < 1:
             raise ValueError("a fleet needs at least one container")
         self.app_factory = app_factory
-        self.containers = [Container(app_factory) for _ in range(size)]
+        self._started = count()
+        self.containers = [self._start() for _ in range(size)]
         self.log: list[tuple[str, str, str, int]] = []
         self._next = 0
 
@@ -111,15 +125,18 @@ class Fleet:
         """Replace container ``index`` (default: all) with a fresh one: its memory is lost."""
         targets = range(len(self.containers)) if index is None else [index]
         for i in targets:
-            self.containers[i] = Container(self.app_factory)
+            self.containers[i] = self._start()
 
     def scale_to(self, size: int) -> None:
         """Add fresh containers or remove the newest ones until there are ``size``."""
         if size < 1:
             raise ValueError("a fleet needs at least one container")
         while len(self.containers) < size:
-            self.containers.append(Container(self.app_factory))
+            self.containers.append(self._start())
         del self.containers[size:]
+
+    def _start(self) -> Container:
+        return Container(self.app_factory, f"container {_letters(next(self._started))}")
 
     def __repr__(self) -> str:
         return f"Fleet({self.containers})"

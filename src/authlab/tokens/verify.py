@@ -25,6 +25,7 @@ No other exception type ever escapes for any token (a property test checks it); 
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable
+from datetime import UTC, datetime
 from typing import Any
 
 from jwt.algorithms import get_default_algorithms
@@ -108,6 +109,24 @@ def _numeric_date(claims: dict[str, Any], name: str) -> float | None:
             hint="RFC 7519 §2: a NumericDate is a JSON number, such as 1700000000.",
         )
     return float(value)
+
+
+def _span(seconds: float) -> str:
+    """A duration a person reads at a glance: "42 s", "17 min", "5 h", "3 days"."""
+    seconds = abs(seconds)
+    for unit, size in (("days", 86_400), ("h", 3_600), ("min", 60)):
+        if seconds >= 2 * size:
+            return f"{seconds / size:,.0f} {unit}"
+    return f"{seconds:.0f} s"
+
+
+def _moment(when: float, now: float, relation: str) -> str:
+    """``when`` relative to ``now``, with the date when it is more than two days away."""
+    phrase = f"{_span(when - now)} {relation}"
+    if abs(when - now) < 2 * 86_400:
+        return phrase
+    date = datetime.fromtimestamp(when, tz=UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"{phrase}, on {date}"
 
 
 def _as_set(value: str | Iterable[str] | None, name: str) -> frozenset[str] | None:
@@ -218,12 +237,15 @@ class Verifier:
         exp = _numeric_date(claims, "exp")
         if exp is not None and now >= exp + leeway:
             raise ExpiredTokenError(
-                f"The token expired {now - exp:.0f} s ago.", claim="exp", expected=now, actual=exp
+                f"The token expired {_moment(exp, now, 'ago')}.",
+                claim="exp",
+                expected=now,
+                actual=exp,
             )
         nbf = _numeric_date(claims, "nbf")
         if nbf is not None and nbf > now + leeway:
             raise ImmatureTokenError(
-                f"The token is not valid for another {nbf - now:.0f} s.",
+                f"The token is not valid for another {_span(nbf - now)} (nbf).",
                 claim="nbf",
                 expected=now,
                 actual=nbf,
@@ -231,7 +253,7 @@ class Verifier:
         iat = _numeric_date(claims, "iat")
         if iat is not None and iat > now + leeway:
             raise IssuedInFutureError(
-                f"The token says it was issued {iat - now:.0f} s in the future.",
+                f"The token says it was issued {_moment(iat, now, 'in the future')}.",
                 claim="iat",
                 expected=now,
                 actual=iat,
