@@ -49,7 +49,10 @@ def test_fleet_round_robins_and_cold_starts_lose_memory():
     fleet = Fleet(Counter, size=2)
     answers = [fleet.request("GET", "/", headers={"Authorization": "x"}) for _ in range(4)]
     assert [a.body["seen"] for a in answers] == [1, 1, 2, 2]
-    assert [a.served_by for a in answers] == ["container A", "container B"] * 2  # as in 01's diagram
+    assert [a.served_by for a in answers] == [
+        "container A",
+        "container B",
+    ] * 2  # as in 01's diagram
     assert answers[0].body["auth"] == "x"
     fleet.cold_start(0)
     assert fleet.containers[0].name == "container C"  # a fresh container, never a reused name

@@ -151,3 +151,61 @@ def test_call_passes_results_and_unanswered_exercises_through():
 
         call(boom)
     assert "(your code, line" in str(failed.value) and "1 / 0" in str(failed.value)
+
+
+def test_a_name_error_hint_names_the_cell_that_defines_the_name(tmp_path, monkeypatch):
+    import nbformat
+
+    from authlab.course.feedback import defining_cell
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("AUTHORIZERS = 'not code'"),
+        nbformat.v4.new_code_cell("%matplotlib inline\nimport jwt as pyjwt\nSECRET = 'x'"),
+        nbformat.v4.new_code_cell("def issue_token(user):\n    inner = 1\n    return user"),
+        nbformat.v4.new_code_cell('with needs_answers("exercise 1"):\n    AUTHORIZERS = {}'),
+        nbformat.v4.new_code_cell("this is not python"),
+    ]
+    nbformat.write(nb, tmp_path / "05-demo.ipynb")
+    assert defining_cell("AUTHORIZERS", tmp_path) == 'with needs_answers("exercise 1"):'
+    assert defining_cell("issue_token", tmp_path) == "def issue_token(user):"
+    assert defining_cell("pyjwt", tmp_path) == "import jwt as pyjwt"
+    assert defining_cell("inner", tmp_path) is None  # local to a function: not the cell's name
+    assert defining_cell("nowhere", tmp_path) is None
+    monkeypatch.chdir(tmp_path)
+    try:
+        AUTHORIZERS  # noqa: B018, F821 - the learner's NameError
+    except NameError as error:
+        hint = hint_for(error)
+    assert hint.startswith("AUTHORIZERS is defined by the cell that begins `with needs_answers(")
+    try:
+        undefined_anywhere  # noqa: B018, F821
+    except NameError as error:
+        assert "run the cells above first" in hint_for(error)
+
+
+def test_a_fresh_kernel_of_the_course_environment_has_the_hints_before_any_cell():
+    """A restarted kernel gives hints at once: the extension loads at kernel start, not in a cell."""
+    import sys
+    from pathlib import Path
+
+    from jupyter_client.manager import start_new_kernel
+
+    config = Path(sys.prefix) / "etc" / "ipython" / "ipython_kernel_config.py"
+    assert config.is_file(), f"{config} is missing: make test (or make lab) installs it"
+    outputs: list[dict] = []
+    manager, client = start_new_kernel(kernel_name="python3")
+    try:
+        reply = client.execute_interactive(
+            "ip = get_ipython()\n"
+            "print('authlab.course.kernel' in ip.extension_manager.loaded, "
+            "bool(ip.custom_exceptions))",
+            timeout=60,
+            output_hook=lambda msg: outputs.append(msg),
+        )
+    finally:
+        client.stop_channels()
+        manager.shutdown_kernel(now=True)
+    assert reply["content"]["status"] == "ok"
+    printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
+    assert printed.strip() == "True True"

@@ -19,6 +19,8 @@ the local AWS, an unanswered exercise...) to one line of what to do next.
 
 from __future__ import annotations
 
+import ast
+import json
 import linecache
 import sys
 import traceback
@@ -35,6 +37,7 @@ __all__ = [
     "check",
     "check_equal",
     "check_raises",
+    "defining_cell",
     "hint_for",
     "install_hints",
     "learner_frame",
@@ -242,10 +245,66 @@ _AWS_HINTS: dict[str, str] = {
 }
 
 
+class _Definitions(ast.NodeVisitor):
+    """The names a cell defines at the top level (functions' and classes' insides skipped)."""
+
+    def __init__(self) -> None:
+        self.names: set[str] = set()
+
+    def visit_FunctionDef(self, node: ast.FunctionDef) -> None:  # noqa: N802 - ast's API
+        self.names.add(node.name)
+
+    def visit_AsyncFunctionDef(self, node: ast.AsyncFunctionDef) -> None:  # noqa: N802
+        self.names.add(node.name)
+
+    def visit_ClassDef(self, node: ast.ClassDef) -> None:  # noqa: N802
+        self.names.add(node.name)
+
+    def visit_Name(self, node: ast.Name) -> None:  # noqa: N802
+        if isinstance(node.ctx, ast.Store):
+            self.names.add(node.id)
+
+    def visit_alias(self, node: ast.alias) -> None:
+        self.names.add((node.asname or node.name).split(".")[0])
+
+
+def defining_cell(name: str, folder: Path | None = None) -> str | None:
+    """The first line of the first code cell that defines ``name`` in the notebook of ``folder``
+    (the kernel's working folder, where JupyterLab starts it), or ``None`` if none does."""
+    for notebook in sorted((folder or Path.cwd()).glob("*.ipynb")):
+        try:
+            cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for cell in cells:
+            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+            try:
+                tree = ast.parse("\n".join(lines))
+            except SyntaxError:
+                continue
+            finder = _Definitions()
+            finder.visit(tree)
+            if name in finder.names:
+                first = next((ln.strip() for ln in lines if ln.strip()), "")
+                return first if len(first) <= 70 else first[:67] + "..."
+    return None
+
+
 def hint_for(error: BaseException) -> str | None:
     """One line of what to do next about ``error``, or ``None`` if there is no hint."""
     if isinstance(error, AuthLabError):
         return error.hint or None
+    if type(error) is NameError and getattr(error, "name", None):
+        first = defining_cell(str(error.name))
+        if first is not None:
+            return (
+                f"{error.name} is defined by the cell that begins `{first}`: run it (and the "
+                "cells above it) first. If it is an exercise's answer cell, answer it."
+            )
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code", "")
