@@ -30,7 +30,7 @@ def bank():
 @pytest.fixture
 def quiz(bank):
     said: list[str] = []
-    q = Quiz(bank, out=said.append)
+    q = Quiz(bank, out=said.append, learner="ada")
     q.said = said  # type: ignore[attr-defined]
     return q
 
@@ -70,17 +70,64 @@ def test_sources_are_labelled_truthfully(bank):
 
 
 def test_every_auto_question_accepts_its_own_answer(bank):
-    quiz = Quiz(bank, out=None)
+    quiz = Quiz(bank, out=None, learner="grace")
     for q in bank.questions.values():
         if q.kind != "open":
-            assert quiz.answer(q.id, q.correct_response()).correct, q.id
+            assert quiz.answer(q.id, q.correct_response("grace")).correct, q.id
 
 
-def test_choice_feedback_is_instant_with_a_hint_and_case_insensitive(quiz):
-    wrong = quiz.answer("signature-1", "a")
+def _wrong_letter(question, learner):
+    right = question.correct_response(learner)
+    return next(letter for letter in "ABCD" if letter != right)
+
+
+def test_choice_feedback_is_instant_with_a_hint_and_case_insensitive(bank, quiz):
+    q = bank.get("signature-1")
+    wrong = quiz.answer("signature-1", _wrong_letter(q, "ada").lower())
     assert wrong.correct is False and "Hint:" in wrong.feedback
-    assert quiz.answer("signature-1", " b ").correct is True
+    assert quiz.answer("signature-1", f" {q.correct_response('ada').lower()} ").correct is True
     assert quiz.score() == (1, 1)
+
+
+def test_options_are_shuffled_per_learner_and_graded_by_content(bank):
+    """Two learners see the options in different orders; each scores by naming the right option."""
+    choices = [q for q in bank.questions.values() if q.kind == "choice"]
+    orders = {name: [q.option_order(name) for q in choices] for name in ("ada", "grace", "alan")}
+    assert orders["ada"] == [q.option_order("ada") for q in choices]  # stable: a grader can replay
+    moved = sum(a != b for a, b in zip(orders["ada"], orders["grace"], strict=True))
+    assert moved >= len(choices) // 2  # shuffled, not a fixed pattern
+    for name in orders:
+        quiz = Quiz(bank, out=None, learner=name)
+        shown = [quiz.ask(q.id) for q in choices]
+        for q, text in zip(choices, shown, strict=True):
+            letter = q.correct_response(name)
+            assert f"  {letter}. {q.correct_option()}" in text  # the letter shown is the right one
+            assert quiz.answer(q.id, q.correct_option()).correct, (name, q.id)  # its words
+            assert quiz.answer(q.id, _wrong_letter(q, name)).correct is False
+    same_letter_elsewhere = [
+        q.id for q in choices if q.correct_response("ada") != q.correct_response("grace")
+    ]
+    assert same_letter_elsewhere  # a letter copied from a classmate is not an answer
+
+
+def test_words_that_fit_several_options_or_none_do_not_score(bank, quiz):
+    assert quiz.answer("cost-1", "a month").correct is False  # in every option
+    assert quiz.answer("cost-1", "$9,999").correct is False  # in none
+    assert quiz.answer("cost-1", "$450").correct is True
+
+
+def test_the_option_bank_has_no_position_or_length_pattern(bank):
+    """Guessing must not pay: the right option is neither in one place nor the longest."""
+    choices = [q for q in bank.questions.values() if q.kind == "choice"]
+    letters = [str(q.answer) for q in choices]
+    assert max(letters.count(letter) for letter in set(letters)) <= len(choices) / 2
+    longest = 0
+    for q in choices:
+        right = len(q.correct_option())
+        others = [len(o) for o in q.options if o != q.correct_option()]
+        assert 0.8 <= right / (sum(others) / len(others)) <= 1.25, q.id
+        longest += right > max(others)
+    assert longest <= len(choices) / 4
 
 
 def test_empty_answers_are_not_attempts(quiz):
@@ -122,19 +169,23 @@ def test_open_answers_are_revealed_only_after_an_attempt(quiz):
     assert quiz.attempt("refresh-3", "   ").correct is None and not quiz.attempted("refresh-3")
 
 
-def test_reveal_of_a_choice_names_the_option_after_a_wrong_try(quiz):
-    quiz.answer("issuer-1", "A")
-    quiz.answer("issuer-1", "C")
+def test_reveal_of_a_choice_names_the_option_after_a_wrong_try(bank, quiz):
+    q = bank.get("issuer-1")
+    wrong = [letter for letter in "ABCD" if letter != q.correct_response("ada")]
+    quiz.answer("issuer-1", wrong[0])
+    quiz.answer("issuer-1", wrong[1])
     assert "reveal()" in quiz.said[-1]
-    assert quiz.reveal("issuer-1").startswith("[issuer-1] Answer: B.")
+    revealed = quiz.reveal("issuer-1")
+    assert revealed.startswith(f"[issuer-1] Answer: {q.correct_response('ada')}. ")
+    assert q.correct_option() in revealed
 
 
 def test_drill_is_shuffled_by_seed_and_replayable(bank):
-    quiz = Quiz(bank, out=None)
+    quiz = Quiz(bank, out=None, learner="ada")
     one, again, other = quiz.drill(6, seed=1), quiz.drill(6, seed=1), quiz.drill(6, seed=2)
     assert one.ids == again.ids and one.ids != other.ids and len(one.ids) == 6
     assert all(bank.get(q).kind != "open" for q in one.ids)
-    answers = [bank.get(q).correct_response() for q in one.ids]
+    answers = [bank.get(q).correct_response("ada") for q in one.ids]
     assert one.answer(answers) == (6, 6)
     assert "1)" in one.show()
     only_cost = quiz.drill(10, seed=3, topics=["cost"])
@@ -192,10 +243,29 @@ def test_widget_builds_a_form(bank):
 def test_returned_text_and_results_are_not_echoed_twice_in_a_notebook(quiz):
     shown = quiz.ask("signature-1")
     assert shown == quiz.said[-1] and shown._ipython_display_() is None
-    assert quiz.answer("signature-1", "B")._ipython_display_() is None
+    assert quiz.answer("signature-1", "B")._ipython_display_() is None  # right or not
 
 
 def test_an_empty_drill_answer_is_a_nudge_not_a_zero(quiz):
     drill = quiz.drill(3, seed=5)
     assert drill.answer([]) == (0, 3)
     assert "No answers yet" in quiz.said[-1] and quiz.score() == (0, 0)
+
+
+def test_the_graded_choices_of_notebook_10_have_no_position_or_length_pattern():
+    """Exercise 3 is graded by the option named; its options give nothing away either."""
+    import re
+    from pathlib import Path
+
+    path = next(Path(__file__).resolve().parents[1].glob("solutions/10-*/*.ipynb"))
+    cells = {c.get("id"): "".join(c["source"]) for c in json.loads(path.read_text())["cells"]}
+    namespace: dict = {}
+    exec(cells["ex3-questions"].split("for key, (prompt")[0], namespace)  # noqa: S102 - our data
+    key = re.search(r"check_equal\(named, (\{.*?\})", cells["ex3_test_choices"]).group(1)
+    right = json.loads(key.replace("'", '"'))
+    assert len(set(right.values())) == len(right)  # never the same place twice
+    for question, (_, options) in namespace["EX3"].items():
+        lengths = [len(o) for o in options]
+        answer = lengths.pop(right[question])
+        assert 0.75 <= answer / (sum(lengths) / len(lengths)) <= 1.3, question
+        assert answer <= max(lengths), question  # the right option is never the longest

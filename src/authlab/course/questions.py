@@ -1,6 +1,8 @@
 """The interview practice bank: questions of four kinds, read from ``data/interview.json``.
 
-* ``choice``: one letter (``"B"``);
+* ``choice``: one letter, as shown to this learner, or the option's own words: options are
+  shown in an order shuffled per learner (seeded, so a grader can show the same order
+  again), and an answer is graded by the option it names, never by its position;
 * ``order``: the letters of the shuffled steps, in the right order (``"CADB"``);
 * ``status``: the HTTP status a request gets (``401``);
 * ``open``: an answer said aloud or written; its model answer and key points.
@@ -19,10 +21,20 @@ from typing import Any
 from ..data import data_path
 from ..errors import ConfigurationError
 
-__all__ = ["KINDS", "LETTERS", "Question", "QuestionBank", "load_bank"]
+__all__ = ["KINDS", "LETTERS", "Question", "QuestionBank", "load_bank", "option_in_words"]
 
 KINDS = ("choice", "order", "status", "open")
 LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+def option_in_words(response: str, options: tuple[str, ...] | list[str]) -> int | None:
+    """The index of the one option whose text contains ``response`` (case and spacing
+    ignored; at least 3 characters), or ``None`` when it fits none or several."""
+    wanted = " ".join(str(response).lower().split())
+    if len(wanted) < 3:
+        return None
+    found = [i for i, option in enumerate(options) if wanted in " ".join(option.lower().split())]
+    return found[0] if len(found) == 1 else None
 
 
 @dataclass(frozen=True)
@@ -42,6 +54,30 @@ class Question:
     model_answer: str = ""
     key_points: tuple[dict[str, Any], ...] = ()
 
+    def option_order(self, learner: str | None = None) -> list[int]:
+        """For a ``choice`` question: the indices of the options in the order ``learner`` sees them.
+
+        Seeded by the learner and the question, so the same learner always sees the same
+        order and a grader can reproduce it; ``None`` keeps the file's order.
+        """
+        order = list(range(len(self.options)))
+        if learner is not None:
+            random.Random(f"choice:{learner}:{self.id}").shuffle(order)
+        return order
+
+    def correct_option(self) -> str:
+        """For a ``choice`` question: the text of the right option."""
+        return self.options[LETTERS.index(str(self.answer).upper())]
+
+    def option_named(self, response: str, learner: str | None = None) -> int | None:
+        """The index (in the file) of the option ``response`` names: a letter as ``learner``
+        sees the options, or words found in exactly one option. ``None`` if it names none."""
+        text = response.strip()
+        order = self.option_order(learner)
+        if len(text) == 1 and text.upper() in LETTERS[: len(order)]:
+            return order[LETTERS.index(text.upper())]
+        return option_in_words(text, self.options)
+
     def shuffled_steps(self) -> list[int]:
         """For an ``order`` question: the indices of the steps in the order they are shown.
 
@@ -53,19 +89,25 @@ class Question:
             rng.shuffle(order)
         return order
 
-    def correct_response(self) -> str | int:
-        """The response that scores: a letter, a status code, or the letters of the steps."""
+    def correct_response(self, learner: str | None = None) -> str | int:
+        """The response that scores: a letter (as ``learner`` sees the options), a status
+        code, or the letters of the steps."""
+        if self.kind == "choice":
+            return LETTERS[
+                self.option_order(learner).index(LETTERS.index(str(self.answer).upper()))
+            ]
         if self.kind == "order":
             shown = self.shuffled_steps()
             return "".join(LETTERS[shown.index(step)] for step in range(len(self.steps)))
         return self.answer
 
-    def text(self) -> str:
-        """The question as a learner sees it."""
+    def text(self, learner: str | None = None) -> str:
+        """The question as ``learner`` sees it (options in that learner's order)."""
         lines = [f"[{self.id}] ({self.source}) {self.prompt}"]
         if self.kind == "choice":
-            lines += [f"  {LETTERS[i]}. {option}" for i, option in enumerate(self.options)]
-            lines.append("Answer with one letter.")
+            shown = self.option_order(learner)
+            lines += [f"  {LETTERS[i]}. {self.options[k]}" for i, k in enumerate(shown)]
+            lines.append("Answer with one letter, or with words from the option you choose.")
         elif self.kind == "order":
             shown = self.shuffled_steps()
             lines += [f"  {LETTERS[i]}. {self.steps[step]}" for i, step in enumerate(shown)]

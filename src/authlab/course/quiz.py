@@ -3,7 +3,8 @@
 The questions live in ``data/interview.json`` (:mod:`authlab.course.questions` reads them;
 its names are re-exported here). Four kinds:
 
-* ``choice``: one letter (``"B"``);
+* ``choice``: one letter as shown, or words from the option (options are shuffled per
+  learner and graded by content: :func:`learner_id` names the learner);
 * ``order``: the letters of the shuffled steps, in the right order (``"CADB"``);
 * ``status``: the HTTP status a request gets (``401``);
 * ``open``: an answer you say aloud or write; the model answer is revealed only after an attempt.
@@ -20,6 +21,8 @@ nbgrader, in a terminal) as well as in JupyterLab::
 
 from __future__ import annotations
 
+import getpass
+import os
 import random
 import secrets
 from collections.abc import Callable, Iterable
@@ -36,6 +39,7 @@ __all__ = [
     "Quiz",
     "Result",
     "Shown",
+    "learner_id",
     "load_bank",
     "widget",
 ]
@@ -60,10 +64,26 @@ class Result:
         """Show nothing in a notebook: the feedback was printed already."""
 
 
-def _normalise(question: Question, response: Any) -> str | int | None:
+def learner_id() -> str:
+    """Who is practising, for the order of the options: ``AUTHLAB_LEARNER``, else the
+    JupyterHub or notebook user, else the account name. Not a secret and not trusted:
+    whatever it is, an answer scores only if it names the right option."""
+    for name in ("AUTHLAB_LEARNER", "JUPYTERHUB_USER", "NB_USER"):
+        if os.environ.get(name):
+            return os.environ[name]
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # pragma: no cover - no user name on this system
+        return "learner"
+
+
+def _normalise(question: Question, response: Any, learner: str | None) -> str | int | None:
     """The learner's response in the form of ``correct_response()``, or None if empty."""
     if response is None or (isinstance(response, str) and not response.strip()):
         return None
+    if question.kind == "choice":
+        named = question.option_named(str(response), learner)
+        return -1 if named is None else LETTERS[question.option_order(learner).index(named)]
     if question.kind == "status":
         try:
             return int(str(response).strip())
@@ -76,11 +96,21 @@ def _normalise(question: Question, response: Any) -> str | int | None:
 
 
 class Quiz:
-    """Ask, answer, reveal and drill, remembering attempts. ``out`` receives the feedback text."""
+    """Ask, answer, reveal and drill, remembering attempts. ``out`` receives the feedback text.
 
-    def __init__(self, bank: QuestionBank, *, out: Callable[[str], Any] | None = print) -> None:
+    ``learner`` (default: :func:`learner_id`) seeds the order of each question's options.
+    """
+
+    def __init__(
+        self,
+        bank: QuestionBank,
+        *,
+        out: Callable[[str], Any] | None = print,
+        learner: str | None = None,
+    ) -> None:
         self.bank = bank
         self.out = out
+        self.learner = learner_id() if learner is None else learner
         self.attempts: dict[str, list[Result]] = {}
         self.written: dict[str, str] = {}
 
@@ -91,19 +121,19 @@ class Quiz:
 
     def ask(self, qid: str) -> str:
         """Show question ``qid``; returns its text."""
-        return self._say(self.bank.get(qid).text())
+        return self._say(self.bank.get(qid).text(self.learner))
 
     def answer(self, qid: str, response: Any) -> Result:
         """Check ``response`` to an auto-scored question and give instant feedback."""
         question = self.bank.get(qid)
         if question.kind == "open":
             return self.attempt(qid, str(response or ""))
-        given = _normalise(question, response)
+        given = _normalise(question, response, self.learner)
         if given is None:
             result = Result(
                 qid, None, f"[{qid}] No answer yet: put it between the quotes and run again."
             )
-        elif given == question.correct_response():
+        elif given == question.correct_response(self.learner):
             result = Result(qid, True, f"✔ [{qid}] Right. {question.explanation}".rstrip())
         else:
             tries = len([r for r in self.attempts.get(qid, []) if r.correct is False]) + 1
@@ -156,8 +186,8 @@ class Quiz:
             steps = "\n".join(f"  {i + 1}. {s}" for i, s in enumerate(question.steps))
             text = f"[{qid}] Answer: {question.correct_response()}\n{steps}\n{question.explanation}"
         elif question.kind == "choice":
-            option = question.options[LETTERS.index(str(question.answer).upper())]
-            text = f"[{qid}] Answer: {question.answer}. {option}\n{question.explanation}"
+            letter = question.correct_response(self.learner)
+            text = f"[{qid}] Answer: {letter}. {question.correct_option()}\n{question.explanation}"
         else:
             text = f"[{qid}] Answer: {question.answer}. {question.explanation}"
         return self._say(text)
@@ -202,7 +232,8 @@ class Drill:
 
     def show(self) -> str:
         """Print every question of the drill, numbered."""
-        texts = [f"{i + 1}) {self.quiz.bank.get(q).text()}" for i, q in enumerate(self.ids)]
+        learner = self.quiz.learner
+        texts = [f"{i + 1}) {self.quiz.bank.get(q).text(learner)}" for i, q in enumerate(self.ids)]
         return self.quiz._say("\n\n".join(texts))
 
     def answer(self, responses: list[Any]) -> tuple[int, int]:
@@ -248,7 +279,9 @@ def widget(quiz: Quiz, qid: str) -> Any:
 
     check_button.on_click(on_check)
     reveal_button.on_click(on_reveal)
-    label = w.HTML("<pre style='white-space: pre-wrap'>" + _escape(question.text()) + "</pre>")
+    label = w.HTML(
+        "<pre style='white-space: pre-wrap'>" + _escape(question.text(quiz.learner)) + "</pre>"
+    )
     return w.VBox([label, box, w.HBox([check_button, reveal_button]), output])
 
 
