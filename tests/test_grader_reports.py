@@ -73,7 +73,14 @@ def test_feedback_shows_results_and_messages_but_no_hidden_test(graded):
     assert hidden, "01 has hidden tests"
     for page in pages:
         text = page.read_text()
-        leaked = [line for line in hidden if line in text or line.replace('"', "&quot;") in text]
+        # The page shows the student's own answers: a hidden test line they wrote is theirs.
+        submitted = ROOT / "data" / "submissions" / page.parts[-3] / NB / f"{NB}.ipynb"
+        own = "\n".join(c.source for c in nbformat.read(submitted, as_version=4).cells)
+        leaked = [
+            line
+            for line in hidden
+            if (line in text or line.replace('"', "&quot;") in text) and line not in own
+        ]
         assert not leaked, (page, leaked)
     perfect = (graded / "feedback" / "perfect" / NB / f"{NB}.html").read_text()
     assert "visible and hidden checks" in perfect and "awaits grading" in perfect
@@ -162,7 +169,9 @@ def test_export_is_wide_and_leaves_pending_grades_empty(graded, tmp_path, capsys
     assert rows["broken"][NB] == "0"
     maxima = list(csv.reader((tmp_path / "lms.max.csv").open()))
     assert maxima == [["assignment", "max_score"], [NB, "8"], ["total", "8"]]
-    assert main(["export", "--workdir", str(graded), "--out", str(out), "--pending", "partial"]) == 0
+    assert (
+        main(["export", "--workdir", str(graded), "--out", str(out), "--pending", "partial"]) == 0
+    )
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
     assert rows["perfect"][NB] == "5" and rows["perfect"]["total"] == "5"
 
@@ -190,3 +199,47 @@ def test_csv_round_trip_with_exercises_and_seconds(tmp_path):
     ]
     write_csv(rows, tmp_path / "g.csv")
     assert read_csv(tmp_path / "g.csv") == rows
+
+
+def test_feedback_shows_the_answers_and_the_points_still_to_grade_by_hand(graded):
+    write_feedback(graded, student="perfect")
+    page = (graded / "feedback" / "perfect" / NB / f"{NB}.html").read_text()
+    assert "5 / 8</b>" in page and "3 points still to be graded by hand" in page
+    assert "Your answer" in page and "def issue_token" in page  # the student's own code
+    assert "awaits grading by hand" in page
+
+
+def test_feedback_carries_the_manual_grade_and_comment(hand_graded):
+    write_feedback(hand_graded, student="perfect")
+    page = (hand_graded / "feedback" / "perfect" / NB / f"{NB}.html").read_text()
+    assert "7 / 8</b>" in page and "still to be graded by hand" not in page
+    assert "graded by hand: 2 of 3 points" in page
+    assert "Good; name a mitigation for revocation." in page
+
+
+def _graded_cell(source: str, outputs: list, grade_id: str, points: float):
+    cell = nbformat.v4.new_code_cell(source, outputs=outputs)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "points": points}
+    return cell
+
+
+def test_feedback_rows_partial_credit_and_visible_checks_never_in_red():
+    from grader.feedback import cell_outcomes, render_feedback
+
+    stream = nbformat.v4.new_output(
+        "stream", name="stdout", text="✔ Visible checks passed. More checks run when graded.\n"
+    )
+    error = nbformat.v4.new_output("error", ename="AssertionError", evalue="exp is checked")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _graded_cell('"""Checks exp."""\n### BEGIN HIDDEN TESTS\nx\n', [stream, error], "ex1_t", 2),
+        _graded_cell('"""Checks three things."""\n', [], "ex2_t", 3),
+    ]
+    outcomes = cell_outcomes(nb, {"ex1_t": (0.0, 2.0, ""), "ex2_t": (2.0, 3.0, "")})
+    page = render_feedback("s", "01-x", "01-x", outcomes, 2.0, 5.0)
+    assert "2 of 3 points" in page and "not passed" in page
+    red = re.findall(r"<span class='failed'>(.*?)</span>", page)
+    assert red == ["not passed"]
+    assert "<div class='note'>The visible checks passed; a hidden check did not.</div>" in page
+    assert "✔ Visible checks passed" not in page
+    assert "exp is checked" in page
