@@ -41,6 +41,10 @@ chromium:
 release: $(STAMP)
 	$(BIN)/python -m grader release
 
+## kit: the student edition (no solutions, hidden tests, samples or grader) in build/kit and build/kit.zip
+kit: $(STAMP)
+	$(BIN)/python -m grader kit $(or $(KIT),build/kit) --force
+
 ## autograde: grade the new or changed submissions of SUBMISSIONS (default submitted/) into grades.csv
 autograde: $(STAMP)
 	$(BIN)/python -m grader autograde $(or $(SUBMISSIONS),submitted) --out grades.csv $(if $(FORCE),--force)

@@ -31,6 +31,10 @@ def _parser() -> argparse.ArgumentParser:
     rel = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
     rel.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
 
+    kit = sub.add_parser("kit", help="the student edition: a folder and a zip, no solutions")
+    kit.add_argument("out", type=Path, help="the folder to write (OUT.zip is written beside it)")
+    kit.add_argument("--force", action="store_true", help="replace a kit written there before")
+
     auto = sub.add_parser("autograde", help="grade a folder of submissions into a CSV")
     auto.add_argument(
         "submissions", type=Path, help="folder laid out <student>/<assignment>/<notebook>.ipynb"
@@ -119,6 +123,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             written = release(course, args.assignments or None)
             print(f"Released {len(written)} notebooks into {course.release_dir}.")
+            return 0
+        if args.command == "kit":
+            from .kit import build_kit
+
+            kit = build_kit(course, args.out, force=args.force)
+            print(f"Wrote the student edition: {kit.folder} ({kit.files} files) and {kit.archive}.")
             return 0
         if args.command == "lint":
             problems = lint_course(course)
