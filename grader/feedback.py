@@ -64,6 +64,14 @@ def _message(cell) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "\n…"
 
 
+def _unchanged(cell) -> bool:
+    """True when an answer cell still holds the stub it was released with (nbgrader's checksum)."""
+    from nbgrader.utils import compute_checksum
+
+    checksum = cell.metadata.get("nbgrader", {}).get("checksum")
+    return bool(checksum) and compute_checksum(cell) == checksum
+
+
 def points_phrase(points: float) -> str:
     """``"1 point"``, ``"3 points"``, ``"1.5 points"``."""
     return f"{points:g} point" + ("" if points == 1 else "s")
@@ -126,9 +134,11 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
             outcome = "partial"
         else:
             outcome = "failed"
+        unanswered = False
         if written:
             message = comment
-            if not message and score == 0:
+            unanswered = _unchanged(cell)
+            if not message and score == 0 and unanswered:
                 message = "no answer given"
         else:
             message = "" if outcome == "passed" else _message(cell)
@@ -147,6 +157,7 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
                 "message": message,
                 "hidden": _HIDDEN in cell.source,
                 "visible_passed": visible_passed,
+                "unanswered": unanswered,
                 "comment": comment if not written else "",
             }
         )
@@ -157,6 +168,8 @@ def _label(row: dict) -> str:
     """The outcome of one check in words."""
     if row["outcome"] == "manual":
         return "awaits grading by hand"
+    if row["kind"] == "written" and row.get("unanswered") and not row["score"]:
+        return f"not answered: 0 of {points_phrase(row['max'])}"
     if row["kind"] == "written":
         return f"graded by hand: {row['score']:g} of {points_phrase(row['max'])}"
     if row["outcome"] == "passed":

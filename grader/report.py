@@ -120,6 +120,7 @@ def _plot(summary: dict) -> str:
         ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     ax.set_xlabel("score (% of the notebook's points)")
     ax.set_ylabel("notebooks")
+    ax.yaxis.get_major_locator().set_params(integer=True)
     ax.set_title("Score distribution")
     fig.tight_layout()
     buffer = io.BytesIO()

@@ -207,6 +207,9 @@ def test_feedback_shows_the_answers_and_the_points_still_to_grade_by_hand(graded
     assert "5 / 8</b>" in page and "3 points still to be graded by hand" in page
     assert "Your answer" in page and "def issue_token" in page  # the student's own code
     assert "awaits grading by hand" in page
+    write_feedback(graded, student="blank")
+    blank = (graded / "feedback" / "blank" / NB / f"{NB}.html").read_text()
+    assert "not answered: 0 of 3 points" in blank and "graded by hand" not in blank
 
 
 def test_feedback_carries_the_manual_grade_and_comment(hand_graded):
