@@ -10,6 +10,11 @@ the gradebook, deleted test cells re-inserted, hidden tests run), one job per st
 assignment, run in parallel worker processes (:mod:`grader.pool`) inside a sandbox
 (:mod:`grader.sandbox`). Only this process writes the gradebook (:mod:`grader.gradebook`),
 so formgrader and manual grading keep working on the results.
+
+Grading is incremental: a submission is graded only when it is new, or its files or its
+assignment's sources changed since it was last graded in this workdir (hashes kept by
+:mod:`grader.ledger`); ``force`` grades all. The rows returned, and so the CSV, always
+cover the whole class as the gradebook holds it (:mod:`grader.results`).
 """
 
 from __future__ import annotations
@@ -252,7 +257,10 @@ def autograde(
 
     # The incremental decision: grade what is new or changed since it was last graded here.
     recorded = ledger.hashes()
-    graded_before = {(s, a) for s, a, _ in ledger.outcomes()}
+    graded_before: dict[tuple[str, str], bool] = {}  # True: its autograded notebooks exist
+    for (s, a, _), outcome in ledger.outcomes().items():
+        present = outcome.status != "graded" or (work / "autograded" / s / a).is_dir()
+        graded_before[(s, a)] = graded_before.get((s, a), True) and present
     source_hashes = {a: assignment_hash(course, a) for a in sorted({a for _, a, _ in found})}
     todo: list[tuple[str, str, Path, tuple[str, str]]] = []
     unchanged = 0
@@ -261,7 +269,7 @@ def autograde(
         if (
             not force
             and recorded.get((student, assignment)) == hashes
-            and ((student, assignment) in graded_before)
+            and graded_before.get((student, assignment), False)
         ):
             unchanged += len(course.notebook_names(assignment))
             continue

@@ -82,16 +82,20 @@ def _exercise(grade_id: str) -> str:
     return f"Exercise {match.group(1)}" if match else "Other checks"
 
 
-def answer_cells(nb, comments: dict[str, str]) -> list[dict]:
+def answer_cells(nb, comments: dict[str, str], solution_ids: set[str] | None = None) -> list[dict]:
     """The student's answer cells (nbgrader solution cells): grade_id, exercise, kind, text,
     and the manual grader's ``comment`` on it ("" when none).
 
     Only solution cells are shown: their content is the student's own, never the course's.
+    ``solution_ids`` (the gradebook's solution cells) overrides the cells' own metadata, which
+    a student can edit: a test cell claiming to be an answer is never shown.
     """
     found = []
     for cell in nb.cells:
         meta = cell.metadata.get("nbgrader", {})
         if not meta.get("solution"):
+            continue
+        if solution_ids is not None and meta.get("grade_id") not in solution_ids:
             continue
         text = (
             cell.source
@@ -283,6 +287,7 @@ def write_feedback(
                 )
                 for g in graded.grades
             }
+            solution_ids = {c.name for c in gb.find_notebook(name, what).solution_cells}
             nb = nbformat.read(path, as_version=4)
             page = render_feedback(
                 who,
@@ -291,7 +296,7 @@ def write_feedback(
                 cell_outcomes(nb, grades),
                 graded.score,
                 graded.max_score,
-                answer_cells(nb, comments),
+                answer_cells(nb, comments, solution_ids),
             )
             out = work / "feedback" / who / what / f"{name}.html"
             out.parent.mkdir(parents=True, exist_ok=True)

@@ -90,5 +90,11 @@ def test_a_second_autograde_grades_only_what_changed(tmp_path, capsys):
     assert only_late.regraded == 1
     assert {r.student_id for r in only_late} == {"partial", "blank", "late-student"}
 
+    # A submission whose autograded notebook was deleted is graded again (feedback needs it).
+    shutil.rmtree(work / "autograded" / "blank")
+    redo = autograde(COURSE, submissions, workdir=work, jobs=2)
+    assert (redo.regraded, redo.unchanged) == (1, 1)
+    assert (work / "autograded" / "blank" / NB / f"{NB}.ipynb").is_file()
+
     forced = autograde(COURSE, submissions, workdir=work, jobs=2, force=True)
     assert (forced.regraded, forced.unchanged) == (2, 0)

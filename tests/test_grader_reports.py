@@ -246,3 +246,16 @@ def test_feedback_rows_partial_credit_and_visible_checks_never_in_red():
     assert "<div class='note'>The visible checks passed; a hidden check did not.</div>" in page
     assert "✔ Visible checks passed" not in page
     assert "exp is checked" in page
+
+
+def test_a_test_cell_claiming_to_be_an_answer_is_never_shown_as_one():
+    from grader.feedback import answer_cells
+
+    nb = nbformat.v4.new_notebook()
+    forged = _graded_cell("### BEGIN HIDDEN TESTS\nsecret\n", [], "ex1_test_x", 1)
+    forged.metadata["nbgrader"]["solution"] = True
+    answer = nbformat.v4.new_code_cell("mine = 1")
+    answer.metadata["nbgrader"] = {"solution": True, "grade_id": "ex1_answer", "grade": False}
+    nb.cells = [answer, forged]
+    shown = answer_cells(nb, {}, solution_ids={"ex1_answer"})
+    assert [a["text"] for a in shown] == ["mine = 1"]
