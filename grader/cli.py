@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -10,6 +11,7 @@ from collections import Counter
 from pathlib import Path
 
 from .autograde import DEFAULT_MEMORY_MB, autograde, write_csv
+from .console import stderr_to_log
 from .course import Course, GraderError
 from .export import PENDING_CHOICES
 from .lint import lint_course
@@ -199,23 +201,19 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "autograde":
             started = time.perf_counter()
-            rows = autograde(
-                course,
-                args.submissions,
-                workdir=args.workdir,
-                jobs=args.jobs,
-                timeout=args.timeout,
-                memory_mb=args.memory,
-                dask=args.dask,
-                progress=not args.no_progress,
-                force=args.force,
-            )
+            if not args.submissions.is_dir():
+                raise GraderError(f"No submissions folder at {args.submissions.resolve()}.")
+            log_path = (args.workdir or course.root).resolve() / "autograde.log"
+            quiet = contextlib.nullcontext(sys.stderr) if args.verbose else stderr_to_log(log_path)
+            with quiet:
+                rows = _run_autograde(course, args)
             write_csv(rows, args.out)
             counts = Counter(row.status for row in rows)
             print(
                 f"Graded {rows.regraded} notebook(s) in {time.perf_counter() - started:.1f} s; "
-                f"{rows.unchanged} unchanged since last graded, not graded again. The class: {counts['graded']} graded, "
-                f"{counts['error']} could not be graded. Results: {args.out}"
+                f"{rows.unchanged} unchanged since last graded, not graded again. The class: "
+                f"{counts['graded']} graded, {counts['error']} could not be graded. "
+                f"Results: {args.out}" + ("" if args.verbose else f"; log: {log_path}")
             )
             for row in rows:
                 if row.status == "error":
@@ -225,3 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _run_autograde(course: Course, args: argparse.Namespace):
+    """``autograde`` with the command line's options."""
+    return autograde(
+        course,
+        args.submissions,
+        workdir=args.workdir,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        memory_mb=args.memory,
+        dask=args.dask,
+        progress=not args.no_progress,
+        force=args.force,
+    )

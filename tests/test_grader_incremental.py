@@ -58,7 +58,7 @@ def test_the_ledger_replaces_a_submissions_outcomes(tmp_path):
 
 
 @pytest.mark.notebooks
-def test_a_second_autograde_grades_only_what_changed(tmp_path, capsys):
+def test_a_second_autograde_grades_only_what_changed(tmp_path, capfd):
     submissions = tmp_path / "class"
     for kind in ("partial", "blank"):
         shutil.copytree(SAMPLES / kind / NB, submissions / kind / NB)
@@ -76,9 +76,14 @@ def test_a_second_autograde_grades_only_what_changed(tmp_path, capsys):
     # A changed submission (partial resubmits the perfect answers) is the only one graded.
     shutil.copy(SAMPLES / "perfect" / NB / f"{NB}.ipynb", submissions / "partial" / NB)
     out = tmp_path / "grades.csv"
+    capfd.readouterr()
     assert main(["autograde", str(submissions), "--workdir", str(work), "--out", str(out)]) == 0
-    said = capsys.readouterr().out
-    assert "Graded 1 notebook(s)" in said and "1 unchanged since last graded" in said
+    said = capfd.readouterr()
+    assert "Graded 1 notebook(s)" in said.out and "1 unchanged since last graded" in said.out
+    # The terminal shows the progress line and the summary; the rest goes to the named log.
+    assert f"log: {work / 'autograde.log'}" in said.out
+    assert "grading [" in said.err and "IPKernelApp" not in said.err
+    assert "Converting notebook" not in said.err
     rows = {r.student_id: r for r in read_csv(out)}
     assert set(rows) == {"partial", "blank"}
     assert (rows["partial"].score, rows["partial"].pending) == (5.0, 3.0)
