@@ -98,7 +98,8 @@ def test_the_kits_make_lab_serves_the_course_to_a_learner(page, kit_lab, screens
         cwd="/",
     ).stdout.strip()
     assert Path(where) == kit / "data" / "users.csv"
-    assert subprocess.run([str(python), "-c", "import grader"], capture_output=True).returncode
+    no_grader = subprocess.run([str(python), "-c", "import grader"], capture_output=True, cwd="/")
+    assert no_grader.returncode != 0, "the kit's environment has no grader"
 
     page.goto(kit_lab.open("notebooks/00-start-here/00-start-here.ipynb"))
     page.locator(".jp-LabShell").wait_for()
