@@ -9,7 +9,7 @@ LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filt
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test e2e chromium release autograde feedback report lint bench bench-grading clean
+.PHONY: lab test e2e chromium release kit autograde feedback report export lint bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP)
@@ -41,16 +41,24 @@ chromium:
 release: $(STAMP)
 	$(BIN)/python -m grader release
 
-## autograde: grade SUBMISSIONS (default submitted/) into grades.csv
-autograde: $(STAMP)
-	$(BIN)/python -m grader autograde $(or $(SUBMISSIONS),submitted) --out grades.csv
+## kit: the student edition (no solutions, hidden tests, samples or grader) in build/kit and build/kit.zip
+kit: $(STAMP)
+	$(BIN)/python -m grader kit $(or $(KIT),build/kit) --force
 
-## feedback, report: HTML feedback per student; the class report from grades.csv
+## autograde: grade the new or changed submissions of SUBMISSIONS (default submitted/) into grades.csv
+autograde: $(STAMP)
+	$(BIN)/python -m grader autograde $(or $(SUBMISSIONS),submitted) --out grades.csv $(if $(FORCE),--force)
+
+## feedback, report, export: HTML feedback per student; the class report (with rubric pages);
+## the LMS's CSV (one row per student): all three read the gradebook, manual grades included
 feedback: $(STAMP)
 	$(BIN)/python -m grader feedback
 
 report: $(STAMP)
-	$(BIN)/python -m grader report --grades grades.csv --out report
+	$(BIN)/python -m grader report --out report
+
+export: $(STAMP)
+	$(BIN)/python -m grader export --out grades-lms.csv
 
 ## lint: the notebooks' house rules and ruff
 lint: $(STAMP)

@@ -10,6 +10,11 @@ the gradebook, deleted test cells re-inserted, hidden tests run), one job per st
 assignment, run in parallel worker processes (:mod:`grader.pool`) inside a sandbox
 (:mod:`grader.sandbox`). Only this process writes the gradebook (:mod:`grader.gradebook`),
 so formgrader and manual grading keep working on the results.
+
+Grading is incremental: a submission is graded only when it is new, or its files or its
+assignment's sources changed since it was last graded in this workdir (hashes kept by
+:mod:`grader.ledger`); ``force`` grades all. The rows returned, and so the CSV, always
+cover the whole class as the gradebook holds it (:mod:`grader.results`).
 """
 
 from __future__ import annotations
@@ -23,7 +28,16 @@ from pathlib import Path
 from .course import ASSIGNMENT_RE, Course, GraderError
 from .integrity import AssignmentSpec, notebook_spec
 
-__all__ = ["BASE_COLUMNS", "DEFAULT_MEMORY_MB", "GradeRow", "autograde", "read_csv", "write_csv"]
+__all__ = [
+    "BASE_COLUMNS",
+    "DEFAULT_MEMORY_MB",
+    "ClassResults",
+    "GradeRow",
+    "assignment_hash",
+    "autograde",
+    "read_csv",
+    "write_csv",
+]
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +63,7 @@ class GradeRow:
     reason: str = ""
     exercises: dict[str, float] = field(default_factory=dict)  # "ex1" -> points scored
     seconds: float | None = None  # time spent grading this notebook
+    pending: float = 0.0  # points still to be graded by hand (not part of score)
 
 
 def _exercise_key(name: str) -> tuple[int, str]:
@@ -57,17 +72,22 @@ def _exercise_key(name: str) -> tuple[int, str]:
 
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
-    """Write ``rows`` as CSV: the base columns, one column per exercise, then ``seconds``."""
+    """Write ``rows`` as CSV: the base columns, ``pending`` (when any row has points awaiting
+    manual grading), one column per exercise, then ``seconds``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     exercises = sorted({key for row in rows for key in row.exercises}, key=_exercise_key)
     timed = any(row.seconds is not None for row in rows)
-    columns = BASE_COLUMNS + exercises + (["seconds"] if timed else [])
+    pending = any(row.pending for row in rows)
+    columns = BASE_COLUMNS + (["pending"] if pending else []) + exercises
+    columns += ["seconds"] if timed else []
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
         for row in rows:
             record = {name: getattr(row, name) for name in BASE_COLUMNS}
             record.update({key: f"{value:g}" for key, value in row.exercises.items()})
+            if pending:
+                record["pending"] = f"{row.pending:g}"
             if timed:
                 record["seconds"] = "" if row.seconds is None else f"{row.seconds:.2f}"
             writer.writerow(record)
@@ -80,6 +100,7 @@ def read_csv(path: Path) -> list[GradeRow]:
         for record in csv.DictReader(handle):
             base = {name: record.pop(name) for name in BASE_COLUMNS}
             seconds = record.pop("seconds", "") or None
+            pending = record.pop("pending", "") or "0"
             rows.append(
                 GradeRow(
                     **{
@@ -89,6 +110,7 @@ def read_csv(path: Path) -> list[GradeRow]:
                     },
                     exercises={k: float(v) for k, v in record.items() if v not in ("", None)},
                     seconds=float(seconds) if seconds is not None else None,
+                    pending=float(pending),
                 )
             )
     return rows
@@ -139,6 +161,33 @@ def _worker_config(config, timeout: float | None, memory_mb: int, network: str) 
     return plain
 
 
+class ClassResults(list):
+    """The rows of the whole class (a list of :class:`GradeRow`), with what this run did.
+
+    ``regraded`` counts the notebooks graded in this run; ``unchanged`` the notebooks of
+    submissions skipped because neither they nor their assignment changed since last time.
+    """
+
+    def __init__(self, rows=(), *, regraded: int = 0, unchanged: int = 0) -> None:
+        super().__init__(rows)
+        self.regraded = regraded
+        self.unchanged = unchanged
+
+
+def assignment_hash(course: Course, assignment: str) -> str:
+    """SHA-256 of an assignment's sources and student notebooks: a change regrades its class."""
+    from .ledger import files_hash, folder_hash
+
+    return files_hash(
+        (name, folder_hash(folder).encode("ascii"))
+        for name, folder in (
+            ("source", course.source_dir / assignment),
+            ("release", course.release_dir / assignment),
+        )
+        if folder.is_dir()
+    )
+
+
 def autograde(
     course: Course,
     submissions: Path,
@@ -150,8 +199,15 @@ def autograde(
     network: str = "loopback",
     dask: str | None = None,
     progress: bool = False,
-) -> list[GradeRow]:
-    """Autograde every student and notebook under ``submissions``; return one row each.
+    force: bool = False,
+) -> ClassResults:
+    """Autograde the new and changed submissions under ``submissions``; return the whole class.
+
+    A submission is graded again only when its files, or its assignment's sources, differ
+    from when it was last graded here (SHA-256 recorded in the gradebook by
+    :mod:`grader.ledger`); ``force`` grades every submission. The rows returned cover every
+    student and notebook in the gradebook, graded now or before, with today's scores
+    (manual grades included, see :mod:`grader.results`).
 
     ``workdir`` receives nbgrader's ``submitted/`` (a staged copy), ``autograded/`` and the
     gradebook (default: the course root, as nbgrader itself does). ``jobs`` worker
@@ -162,8 +218,10 @@ def autograde(
     from nbgrader.coursedir import CourseDirectory
 
     from .gradebook import record_assignments, record_result
+    from .ledger import Ledger, Outcome, folder_hash
     from .pool import make_pool
     from .progress import Progress
+    from .results import class_rows
     from .worker import Job
 
     submissions = submissions.resolve()
@@ -180,8 +238,12 @@ def autograde(
         feedback_directory=work / "feedback",
         db_url=db_url,
     )
+    if not db.is_file():  # nbgrader's tables first, so nbgrader stamps its schema version
+        from nbgrader.api import Gradebook
+
+        Gradebook(db_url, config.CourseDirectory.course_id).close()
+    ledger = Ledger(db)
     known = set(course.assignments())
-    rows: list[GradeRow] = []
     found: list[tuple[str, str, Path]] = []
     for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
         for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
@@ -191,18 +253,38 @@ def autograde(
             elif ASSIGNMENT_RE.match(assignment):
                 log.warning("skipping %s/%s: not an assignment of this course", student, assignment)
                 reason = f"unknown assignment {assignment!r}"
-                rows.append(GradeRow(student, assignment, "", 0.0, 0.0, "error", reason))
-    if not found:
-        return rows
+                ledger.record(student, assignment, {"": Outcome("error", reason)})
 
-    needed = sorted({assignment for _, assignment, _ in found})
+    # The incremental decision: grade what is new or changed since it was last graded here.
+    recorded = ledger.hashes()
+    graded_before: dict[tuple[str, str], bool] = {}  # True: its autograded notebooks exist
+    for (s, a, _), outcome in ledger.outcomes().items():
+        present = outcome.status != "graded" or (work / "autograded" / s / a).is_dir()
+        graded_before[(s, a)] = graded_before.get((s, a), True) and present
+    source_hashes = {a: assignment_hash(course, a) for a in sorted({a for _, a, _ in found})}
+    todo: list[tuple[str, str, Path, tuple[str, str]]] = []
+    unchanged = 0
+    for student, assignment, folder in found:
+        hashes = (folder_hash(folder), source_hashes[assignment])
+        if (
+            not force
+            and recorded.get((student, assignment)) == hashes
+            and graded_before.get((student, assignment), False)
+        ):
+            unchanged += len(course.notebook_names(assignment))
+            continue
+        todo.append((student, assignment, folder, hashes))
+    if not todo:
+        return ClassResults(class_rows(work), unchanged=unchanged)
+
+    needed = sorted({assignment for _, assignment, _, _ in todo})
     template = record_assignments(NbGraderAPI(config=config), needed, work, db)
     specs = {assignment: assignment_spec(course, assignment) for assignment in needed}
     plain = _worker_config(config, timeout, memory_mb, network)
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
     coursedir = CourseDirectory(config=config)
-    job_list, timestamps = [], {}
-    for student, assignment, folder in found:
+    job_list, timestamps, job_hashes = [], {}, {}
+    for student, assignment, folder, hashes in todo:
         staged = work / "submitted" / student / assignment
         if staged.resolve() != folder.resolve():
             shutil.rmtree(staged, ignore_errors=True)
@@ -214,57 +296,33 @@ def autograde(
         }
         stamp = files.pop("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
         timestamps[(student, assignment)] = coursedir.get_existing_timestamp(str(folder))
+        job_hashes[(student, assignment)] = hashes
         job_list.append(Job(student, assignment, files, specs[assignment], template, plain, stamp))
 
     bar = Progress(len(job_list), label="grading ") if progress else None
-    results = {}
+    regraded = 0
     for result in make_pool(jobs, dask).run(job_list, lambda job: job.time_limit(cell_timeout)):
         key = (result.student, result.assignment)
         record_result(db_url, config, result, work, timestamps.get(key))
-        results[key] = result
+        ledger.record(*key, _outcomes(result), job_hashes[key])
+        regraded += len(result.notebooks)
         if bar:
             errors = sum(nb.status == "error" for nb in result.notebooks)
             bar.advance(
                 note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
             )
-    rows.extend(_rows(db_url, specs, job_list, results))
-    rows.sort(key=lambda r: (r.student_id, r.assignment, r.notebook))
-    return rows
+    return ClassResults(class_rows(work), regraded=regraded, unchanged=unchanged)
 
 
-def _rows(db_url: str, specs, job_list, results) -> list[GradeRow]:
-    """One row per notebook of each job, scores read back from the gradebook."""
-    from nbgrader.api import Gradebook, MissingEntry
+def _outcomes(result) -> dict:
+    """What the ledger keeps of one job's result: each notebook's status, reason and time."""
+    from .ledger import Outcome
 
-    from .gradebook import scores
-
-    rows: list[GradeRow] = []
-    with Gradebook(db_url) as gb:
-        for job in job_list:
-            result = results[job.key]
-            share = result.seconds / max(1, len(result.notebooks))
-            for nb in result.notebooks:
-                points = specs[job.assignment].notebooks[nb.name].points
-                row = GradeRow(job.student, job.assignment, nb.name, 0.0, points, nb.status)
-                row.seconds = share
-                notes = list(nb.notes)
-                if nb.status == "graded":
-                    try:
-                        score, top, pending, exercises = scores(
-                            gb, nb.name, job.assignment, job.student
-                        )
-                    except MissingEntry:
-                        row.status, row.reason = (
-                            "error",
-                            "nbgrader recorded no grade for this notebook",
-                        )
-                        rows.append(row)
-                        continue
-                    row.score, row.max_score, row.exercises = score, top, exercises
-                    if pending:
-                        notes.append(f"{pending:g} point(s) await manual grading")
-                else:
-                    notes.insert(0, nb.reason)
-                row.reason = "; ".join(n for n in notes if n)
-                rows.append(row)
-    return rows
+    share = result.seconds / max(1, len(result.notebooks))
+    outcomes = {}
+    for nb in result.notebooks:
+        notes = list(nb.notes)
+        if nb.status != "graded":
+            notes.insert(0, nb.reason)
+        outcomes[nb.name] = Outcome(nb.status, "; ".join(n for n in notes if n), share)
+    return outcomes

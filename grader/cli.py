@@ -1,8 +1,9 @@
-"""The instructor's command line: ``python -m grader release|autograde|ingest|feedback|report|lint``."""
+"""The instructor's command line: ``python -m grader release|kit|ingest|autograde|feedback|report|export|rubrics|lint``."""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import sys
 import time
@@ -10,7 +11,9 @@ from collections import Counter
 from pathlib import Path
 
 from .autograde import DEFAULT_MEMORY_MB, autograde, write_csv
+from .console import stderr_to_log
 from .course import Course, GraderError
+from .export import PENDING_CHOICES
 from .lint import lint_course
 from .release import release
 from .samples import write_samples
@@ -29,6 +32,10 @@ def _parser() -> argparse.ArgumentParser:
 
     rel = sub.add_parser("release", help="regenerate notebooks/ from solutions/ with nbgrader")
     rel.add_argument("assignments", nargs="*", help="assignments to release (default: all)")
+
+    kit = sub.add_parser("kit", help="the student edition: a folder and a zip, no solutions")
+    kit.add_argument("out", type=Path, help="the folder to write (OUT.zip is written beside it)")
+    kit.add_argument("--force", action="store_true", help="replace a kit written there before")
 
     auto = sub.add_parser("autograde", help="grade a folder of submissions into a CSV")
     auto.add_argument(
@@ -57,6 +64,11 @@ def _parser() -> argparse.ArgumentParser:
         "--dask", metavar="ADDRESS", default=None, help="send the jobs to this Dask scheduler"
     )
     auto.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
+    auto.add_argument(
+        "--force",
+        action="store_true",
+        help="grade every submission again (default: only new or changed ones)",
+    )
 
     ing = sub.add_parser("ingest", help="turn an LMS download (folder or zip) into submitted/")
     ing.add_argument("export", type=Path, help="the LMS export: a folder or a zip of flat files")
@@ -71,9 +83,27 @@ def _parser() -> argparse.ArgumentParser:
     fb.add_argument("--student", default=None, help="only this student")
     fb.add_argument("--assignment", default=None, help="only this assignment")
 
-    rep = sub.add_parser("report", help="class report (HTML and CSV) from autograde's CSV")
-    rep.add_argument("--grades", type=Path, default=Path("grades.csv"), help="autograde's CSV")
+    rep = sub.add_parser("report", help="class report (HTML and CSV) from the gradebook")
+    rep.add_argument(
+        "--workdir", type=Path, default=None, help="autograde's workdir (default: the course)"
+    )
     rep.add_argument("--out", type=Path, default=Path("report"), help="folder for the report")
+
+    exp = sub.add_parser("export", help="one row per student, a column per assignment, for an LMS")
+    exp.add_argument(
+        "--workdir", type=Path, default=None, help="autograde's workdir (default: the course)"
+    )
+    exp.add_argument("--out", type=Path, default=Path("grades-lms.csv"), help="the CSV to write")
+    exp.add_argument(
+        "--pending",
+        choices=PENDING_CHOICES,
+        default="blank",
+        help="a cell with points still to grade by hand: empty (default) or the points so far",
+    )
+
+    rub = sub.add_parser("rubrics", help="a rubric page per assignment, for manual grading")
+    rub.add_argument("assignments", nargs="*", help="assignments (default: all)")
+    rub.add_argument("--out", type=Path, default=Path("report/rubrics"), help="folder to write")
 
     sub.add_parser("lint", help="check every notebook against the course's rules")
     sub.add_parser(
@@ -95,6 +125,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "release":
             written = release(course, args.assignments or None)
             print(f"Released {len(written)} notebooks into {course.release_dir}.")
+            return 0
+        if args.command == "kit":
+            from .kit import build_kit
+
+            kit = build_kit(course, args.out, force=args.force)
+            print(f"Wrote the student edition: {kit.folder} ({kit.files} files) and {kit.archive}.")
             return 0
         if args.command == "lint":
             problems = lint_course(course)
@@ -126,31 +162,58 @@ def main(argv: list[str] | None = None) -> int:
             pages = write_feedback(work, student=args.student, assignment=args.assignment)
             print(f"Wrote {len(pages)} feedback page(s) under {work / 'feedback'}.")
             return 0
-        if args.command == "report":
-            from .report import write_report
+        if args.command in ("report", "export"):
+            work = (args.workdir or course.root).resolve()
+            if not (work / "gradebook.db").is_file():
+                raise GraderError(f"No gradebook at {work / 'gradebook.db'}: run autograde first.")
+            if args.command == "report":
+                from .report import write_report
 
-            if not args.grades.is_file():
-                raise GraderError(f"No grades CSV at {args.grades}: run autograde first.")
-            page, table = write_report(course, args.grades, args.out)
-            print(f"Report: {page} and {table}")
+                page, table = write_report(course, work, args.out)
+                print(f"Report: {page} and {table} (rubrics under {args.out / 'rubrics'})")
+                return 0
+            from .export import export_grades
+
+            done = export_grades(work, args.out, args.pending)
+            print(
+                f"Exported {done.students} student(s) x {len(done.assignments)} assignment(s) "
+                f"to {done.path} (maximum points: {done.maxima})."
+            )
+            if done.pending:
+                left = "left empty" if args.pending == "blank" else "written as the points so far"
+                print(
+                    f"{len(done.pending)} grade(s) {left}: points still to be graded by hand "
+                    "(formgrader, then export again):"
+                )
+                for student, assignment, points in done.pending:
+                    print(f"  {student}/{assignment}: {points:g} point(s)")
+            return 0
+        if args.command == "rubrics":
+            from .rubrics import write_rubrics
+
+            unknown = [a for a in args.assignments if a not in course.assignments()]
+            if unknown:
+                raise GraderError(
+                    f"No assignment {unknown[0]!r}; known: {', '.join(course.assignments())}."
+                )
+            pages = write_rubrics(course, args.out, args.assignments or None)
+            print(f"Wrote {len(pages)} rubric page(s) under {args.out}.")
             return 0
         if args.command == "autograde":
             started = time.perf_counter()
-            rows = autograde(
-                course,
-                args.submissions,
-                workdir=args.workdir,
-                jobs=args.jobs,
-                timeout=args.timeout,
-                memory_mb=args.memory,
-                dask=args.dask,
-                progress=not args.no_progress,
-            )
+            if not args.submissions.is_dir():
+                raise GraderError(f"No submissions folder at {args.submissions.resolve()}.")
+            log_path = (args.workdir or course.root).resolve() / "autograde.log"
+            quiet = contextlib.nullcontext(sys.stderr) if args.verbose else stderr_to_log(log_path)
+            with quiet:
+                rows = _run_autograde(course, args)
             write_csv(rows, args.out)
             counts = Counter(row.status for row in rows)
             print(
-                f"Graded {counts['graded']} notebook(s), {counts['error']} could not be graded, "
-                f"in {time.perf_counter() - started:.1f} s. Results: {args.out}"
+                f"Graded {rows.regraded} notebook(s) in {time.perf_counter() - started:.1f} s; "
+                f"{rows.unchanged} unchanged since last graded, not graded again. The class: "
+                f"{counts['graded']} graded, {counts['error']} could not be graded. "
+                f"Results: {args.out}" + ("" if args.verbose else f"; log: {log_path}")
             )
             for row in rows:
                 if row.status == "error":
@@ -160,3 +223,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     return 2  # pragma: no cover - argparse rejects unknown commands
+
+
+def _run_autograde(course: Course, args: argparse.Namespace):
+    """``autograde`` with the command line's options."""
+    return autograde(
+        course,
+        args.submissions,
+        workdir=args.workdir,
+        jobs=args.jobs,
+        timeout=args.timeout,
+        memory_mb=args.memory,
+        dask=args.dask,
+        progress=not args.no_progress,
+        force=args.force,
+    )

@@ -1,11 +1,14 @@
 """``python -m grader feedback``: an HTML page per student and notebook, honest and leak-free.
 
-For each graded cell of an autograded notebook the page shows what the cell checks (the
-first line of its docstring), the points, the outcome and the message: the exception's name
-and text and what the cell printed, never a traceback and never a line of the cell's
-source, so hidden tests stay hidden (nbgrader's own feedback shows them: its issue #917).
-When a cell also ran hidden checks the page says so. Written answers show their manual
-grade and comment, or that they await grading.
+The page goes exercise by exercise: the student's own answer cells (what they wrote, and
+the manual grader's comment on it), then each check of the exercise with its points, the
+outcome and the message: the exception's name and text and what the cell printed, never a
+traceback and never a line of the cell's source, so hidden tests stay hidden (nbgrader's
+own feedback shows them: its issue #917). When a cell also ran hidden checks the page says
+so. A partly credited cell says "2 of 3 points"; a written answer shows its grade and the
+grader's comment, or that it awaits grading; the score says how many points are still to
+be graded by hand. Scores and comments are read from the gradebook when the page is made,
+so pages written after manual grading carry it.
 
 Pages go where ``nbgrader generate_feedback`` puts its own,
 ``feedback/<student>/<assignment>/<notebook>.html``, so ``nbgrader release_feedback`` can
@@ -20,17 +23,24 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["cell_outcomes", "render_feedback", "write_feedback"]
+from .lint import GRADE_ID_RE
+
+__all__ = ["answer_cells", "cell_outcomes", "points_phrase", "render_feedback", "write_feedback"]
 
 _HIDDEN = "### BEGIN HIDDEN TESTS"
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _MESSAGE_LIMIT = 2000
+_ANSWER_LIMIT = 20000
+_VISIBLE_PASSED = re.compile(r"^\W*Visible checks passed\..*$", re.MULTILINE)
 
 _STYLE = """
-body{font-family:system-ui,sans-serif;max-width:52rem;margin:2rem auto;padding:0 1rem;color:#222}
+body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem;color:#222}
 table{border-collapse:collapse;width:100%}td,th{border-bottom:1px solid #ddd;padding:.5rem;
-text-align:left;vertical-align:top}.passed{color:#17663a}.failed{color:#a61b1b}.manual{color:#8a5a00}
-pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem;margin:.25rem 0;font-size:.85rem}
+text-align:left;vertical-align:top}.passed{color:#17663a}.failed{color:#a61b1b}
+.partial,.manual,.pending{color:#8a5a00}.note{color:#444}
+pre{white-space:pre-wrap;background:#f6f6f6;padding:.5rem;margin:.25rem 0;font-size:.85rem;color:#222}
+.answer pre{background:#f3f6fb}.comment{background:#fff8e6;padding:.4rem .6rem;margin:.25rem 0}
+section{border-top:2px solid #ddd;margin-top:1.2rem}
 """
 
 
@@ -54,10 +64,62 @@ def _message(cell) -> str:
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "\n…"
 
 
-def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> list[dict]:
-    """One dict per graded cell: grade_id, checks, kind, score, max, outcome, message, hidden.
+def _unchanged(cell) -> bool:
+    """True when an answer cell still holds the stub it was released with (nbgrader's checksum)."""
+    from nbgrader.utils import compute_checksum
 
-    ``grades`` maps grade_id to ``(score or None, max score, grader comment)``.
+    checksum = cell.metadata.get("nbgrader", {}).get("checksum")
+    return bool(checksum) and compute_checksum(cell) == checksum
+
+
+def points_phrase(points: float) -> str:
+    """``"1 point"``, ``"3 points"``, ``"1.5 points"``."""
+    return f"{points:g} point" + ("" if points == 1 else "s")
+
+
+def _exercise(grade_id: str) -> str:
+    match = GRADE_ID_RE.match(grade_id)
+    return f"Exercise {match.group(1)}" if match else "Other checks"
+
+
+def answer_cells(nb, comments: dict[str, str], solution_ids: set[str] | None = None) -> list[dict]:
+    """The student's answer cells (nbgrader solution cells): grade_id, exercise, kind, text,
+    and the manual grader's ``comment`` on it ("" when none).
+
+    Only solution cells are shown: their content is the student's own, never the course's.
+    ``solution_ids`` (the gradebook's solution cells) overrides the cells' own metadata, which
+    a student can edit: a test cell claiming to be an answer is never shown.
+    """
+    found = []
+    for cell in nb.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if not meta.get("solution"):
+            continue
+        if solution_ids is not None and meta.get("grade_id") not in solution_ids:
+            continue
+        text = (
+            cell.source
+            if len(cell.source) <= _ANSWER_LIMIT
+            else cell.source[:_ANSWER_LIMIT] + "\n…"
+        )
+        found.append(
+            {
+                "grade_id": meta.get("grade_id", ""),
+                "exercise": _exercise(meta.get("grade_id", "")),
+                "kind": "code" if cell.cell_type == "code" else "text",
+                "text": text,
+                "comment": comments.get(meta.get("grade_id", ""), ""),
+                "graded": bool(meta.get("grade")),
+            }
+        )
+    return found
+
+
+def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> list[dict]:
+    """One dict per graded cell: grade_id, exercise, checks, kind, score, max, outcome
+    (passed, partial, failed or manual), message, hidden, visible_passed, comment.
+
+    ``grades`` maps grade_id to ``(score or None while pending, max score, grader comment)``.
     """
     rows = []
     for cell in nb.cells:
@@ -67,17 +129,30 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
         grade_id = meta["grade_id"]
         score, top, comment = grades.get(grade_id, (None, float(meta.get("points", 0)), ""))
         written = bool(meta.get("solution"))
+        visible_passed = False
+        if score is None:
+            outcome = "manual"
+        elif score >= top:
+            outcome = "passed"
+        elif score > 0:
+            outcome = "partial"
+        else:
+            outcome = "failed"
+        unanswered = False
         if written:
-            outcome = "manual" if score is None else ("passed" if score >= top else "failed")
             message = comment
-            if not message and score == 0:
+            unanswered = _unchanged(cell)
+            if not message and score == 0 and unanswered:
                 message = "no answer given"
         else:
-            outcome = "passed" if score is not None and score >= top else "failed"
             message = "" if outcome == "passed" else _message(cell)
+            if outcome != "passed" and _VISIBLE_PASSED.search(message):
+                visible_passed = True
+                message = _VISIBLE_PASSED.sub("", message).strip()
         rows.append(
             {
                 "grade_id": grade_id,
+                "exercise": _exercise(grade_id),
                 "checks": "written answer" if written else _first_line(cell.source),
                 "kind": "written" if written else "test",
                 "score": score,
@@ -85,38 +160,105 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
                 "outcome": outcome,
                 "message": message,
                 "hidden": _HIDDEN in cell.source,
+                "visible_passed": visible_passed,
+                "unanswered": unanswered,
+                "comment": comment if not written else "",
             }
         )
     return rows
 
 
-def render_feedback(student: str, assignment: str, notebook: str, outcomes, score, top) -> str:
-    """The HTML page for one notebook."""
+def _label(row: dict) -> str:
+    """The outcome of one check in words."""
+    if row["outcome"] == "manual":
+        return "awaits grading by hand"
+    if row["kind"] == "written" and row.get("unanswered") and not row["score"]:
+        return f"not answered: 0 of {points_phrase(row['max'])}"
+    if row["kind"] == "written":
+        return f"graded by hand: {row['score']:g} of {points_phrase(row['max'])}"
+    if row["outcome"] == "passed":
+        return "passed (visible and hidden checks)" if row["hidden"] else "passed"
+    if row["outcome"] == "partial":
+        return f"{row['score']:g} of {points_phrase(row['max'])}"
+    return "not passed"
+
+
+def _score_line(score: float, top: float, pending: float) -> str:
+    text = f"Score: <b>{score:g} / {top:g}</b>"
+    if pending:
+        text += (
+            f" <span class='pending'>({points_phrase(pending)} still to be graded by hand)</span>"
+        )
+    return text + "."
+
+
+def render_feedback(
+    student: str,
+    assignment: str,
+    notebook: str,
+    outcomes: list[dict],
+    score: float,
+    top: float,
+    answers: list[dict] | None = None,
+) -> str:
+    """The HTML page for one notebook: per exercise, the student's answers, then its checks."""
     esc = html.escape
+    answers = answers or []
+    pending = sum(row["max"] for row in outcomes if row["outcome"] == "manual")
     lines = [
         "<!doctype html><html><head><meta charset='utf-8'>",
         f"<title>{esc(notebook)}: feedback for {esc(student)}</title><style>{_STYLE}</style>",
         "</head><body>",
-        f"<h1>{esc(notebook)}</h1><p>Student <b>{esc(student)}</b>, assignment {esc(assignment)}.",
-        f" Score: <b>{score:g} / {top:g}</b>.</p>",
-        "<table><tr><th>Check</th><th>Points</th><th>Result</th></tr>",
+        f"<h1>{esc(notebook)}</h1><p>Student <b>{esc(student)}</b>, assignment {esc(assignment)}. ",
+        _score_line(score, top, pending) + "</p>",
     ]
-    for row in outcomes:
-        points = "–" if row["score"] is None else f"{row['score']:g}"
-        label = {"passed": "passed", "failed": "not passed", "manual": "awaits grading"}[
-            row["outcome"]
-        ]
-        if row["hidden"] and row["outcome"] == "passed":
-            label += " (visible and hidden checks)"
-        elif row["hidden"]:
-            label += " (this cell also runs hidden checks)"
-        message = f"<pre>{esc(row['message'])}</pre>" if row["message"] else ""
-        lines.append(
-            f"<tr><td><code>{esc(row['grade_id'])}</code><br>{esc(row['checks'])}</td>"
-            f"<td>{points} / {row['max']:g}</td>"
-            f"<td class='{row['outcome']}'>{esc(label)}{message}</td></tr>"
-        )
-    lines.append("</table></body></html>")
+    order = []
+    for item in [*answers, *outcomes]:
+        if item["exercise"] not in order:
+            order.append(item["exercise"])
+    for exercise in order:
+        lines.append(f"<section><h2>{esc(exercise)}</h2>")
+        for answer in (a for a in answers if a["exercise"] == exercise):
+            if answer["graded"]:
+                continue  # a written answer is shown with its grade below
+            lines.append(
+                f"<div class='answer'><b>Your answer</b> <code>{esc(answer['grade_id'])}</code>"
+                f"<pre>{esc(answer['text'])}</pre>"
+            )
+            if answer["comment"]:
+                lines.append(f"<div class='comment'><b>Grader:</b> {esc(answer['comment'])}</div>")
+            lines.append("</div>")
+        lines.append("<table><tr><th>Check</th><th>Points</th><th>Result</th></tr>")
+        for row in (r for r in outcomes if r["exercise"] == exercise):
+            points = "–" if row["score"] is None else f"{row['score']:g}"
+            result = f"<span class='{row['outcome']}'>{esc(_label(row))}</span>"
+            if row["visible_passed"]:
+                result += (
+                    "<div class='note'>The visible checks passed; a hidden check did not.</div>"
+                )
+            elif row["hidden"] and row["outcome"] != "passed":
+                result += "<div class='note'>This cell also runs hidden checks.</div>"
+            check = f"<code>{esc(row['grade_id'])}</code><br>{esc(row['checks'])}"
+            if row["kind"] == "written":
+                text = next((a["text"] for a in answers if a["grade_id"] == row["grade_id"]), "")
+                check += f"<div class='answer'><b>Your answer</b><pre>{esc(text)}</pre></div>"
+                if row["message"]:
+                    kind = (
+                        "comment"
+                        if row["score"] is not None and row["message"] != "no answer given"
+                        else "note"
+                    )
+                    who = "<b>Grader:</b> " if kind == "comment" else ""
+                    result += f"<div class='{kind}'>{who}{esc(row['message'])}</div>"
+            elif row["message"]:
+                result += f"<pre>{esc(row['message'])}</pre>"
+            if row["comment"]:
+                result += f"<div class='comment'><b>Grader:</b> {esc(row['comment'])}</div>"
+            lines.append(
+                f"<tr><td>{check}</td><td>{points} / {row['max']:g}</td><td>{result}</td></tr>"
+            )
+        lines.append("</table></section>")
+    lines.append("</body></html>")
     return "\n".join(lines)
 
 
@@ -145,9 +287,16 @@ def write_feedback(
                 )
                 for g in graded.grades
             }
+            solution_ids = {c.name for c in gb.find_notebook(name, what).solution_cells}
             nb = nbformat.read(path, as_version=4)
             page = render_feedback(
-                who, what, name, cell_outcomes(nb, grades), graded.score, graded.max_score
+                who,
+                what,
+                name,
+                cell_outcomes(nb, grades),
+                graded.score,
+                graded.max_score,
+                answer_cells(nb, comments, solution_ids),
             )
             out = work / "feedback" / who / what / f"{name}.html"
             out.parent.mkdir(parents=True, exist_ok=True)

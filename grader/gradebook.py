@@ -7,7 +7,8 @@
   student, submission (with its timestamp), zero for notebooks not submitted, then
   nbgrader's own ``SaveAutoGrades`` and ``AssignLatePenalties`` on each autograded
   notebook, which is also saved under ``autograded/`` for formgrader.
-* :func:`scores` reads a notebook's score, manual points pending and points per exercise.
+
+Scores are read back by :mod:`grader.results`.
 """
 
 from __future__ import annotations
@@ -20,10 +21,10 @@ from pathlib import Path
 import nbformat
 
 from .course import GraderError
-from .lint import GRADE_ID_RE
+from .ledger import LEDGER_TABLES
 from .worker import JobResult
 
-__all__ = ["record_assignments", "record_result", "scores"]
+__all__ = ["record_assignments", "record_result"]
 
 
 def record_assignments(api, assignments: list[str], work: Path, db: Path) -> bytes:
@@ -56,6 +57,7 @@ def record_assignments(api, assignments: list[str], work: Path, db: Path) -> byt
                 "submitted_notebook",
                 "submitted_assignment",
                 "student",
+                *LEDGER_TABLES,
             ):
                 if table in tables:
                     target.execute(f"DELETE FROM {table}")  # noqa: S608 - fixed names
@@ -109,17 +111,3 @@ def record_result(
         path = out_dir / f"{nb.name}.ipynb"
         nbformat.write(node, path)
         path.chmod(0o444)
-
-
-def scores(gb, notebook: str, assignment: str, student: str) -> tuple[float, float, float, dict]:
-    """``(score, max_score, points awaiting manual grading, {"ex1": points, ...})``."""
-    graded = gb.find_submission_notebook(notebook, assignment, student)
-    pending = sum(
-        float(g.max_score) for g in graded.grades if g.auto_score is None and g.manual_score is None
-    )
-    exercises: dict[str, float] = {}
-    for grade in graded.grades:
-        match = GRADE_ID_RE.match(grade.name)
-        key = f"ex{match.group(1)}" if match else "other"
-        exercises[key] = exercises.get(key, 0.0) + float(grade.score or 0.0)
-    return float(graded.score), float(graded.max_score), pending, exercises

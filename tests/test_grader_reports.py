@@ -56,8 +56,9 @@ def test_grades_csv_has_a_column_per_exercise_and_the_time(graded):
         "status",
         "reason",
     ]
-    assert header[7:] == ["ex1", "ex2", "ex3", "seconds"]
+    assert header[7:] == ["pending", "ex1", "ex2", "ex3", "seconds"]
     rows = {r.student_id: r for r in read_csv(graded / "grades.csv")}
+    assert (rows["perfect"].score, rows["perfect"].pending) == (5.0, 3.0)
     assert rows["partial"].exercises == {"ex1": 2.0, "ex2": 0.0, "ex3": 0.0}
     assert rows["broken"].exercises == {} and rows["broken"].status == "error"
 
@@ -72,14 +73,21 @@ def test_feedback_shows_results_and_messages_but_no_hidden_test(graded):
     assert hidden, "01 has hidden tests"
     for page in pages:
         text = page.read_text()
-        leaked = [line for line in hidden if line in text or line.replace('"', "&quot;") in text]
+        # The page shows the student's own answers: a hidden test line they wrote is theirs.
+        submitted = ROOT / "data" / "submissions" / page.parts[-3] / NB / f"{NB}.ipynb"
+        own = "\n".join(c.source for c in nbformat.read(submitted, as_version=4).cells)
+        leaked = [
+            line
+            for line in hidden
+            if (line in text or line.replace('"', "&quot;") in text) and line not in own
+        ]
         assert not leaked, (page, leaked)
     perfect = (graded / "feedback" / "perfect" / NB / f"{NB}.html").read_text()
     assert "visible and hidden checks" in perfect and "awaits grading" in perfect
 
 
 def test_report_has_distribution_pass_rates_slowest_and_errors(graded, tmp_path):
-    page, table = write_report(COURSE, graded / "grades.csv", tmp_path)
+    page, table = write_report(COURSE, graded, tmp_path)
     text = page.read_text()
     assert "data:image/png;base64," in text
     assert "Could not be graded (1)" in text and "not valid JSON" in text
@@ -88,14 +96,100 @@ def test_report_has_distribution_pass_rates_slowest_and_errors(graded, tmp_path)
     assert rates == {"ex1": "2/3", "ex2": "1/3"}
     assert sum(r["section"] == "slowest" for r in rows) == 4
     assert [r["item"] for r in rows if r["section"] == "ungraded"] == ["broken"]
+    students = {r["item"]: r for r in rows if r["section"] == "student"}
+    assert students["partial"]["detail"] == "2 / 8"
+    assert students["perfect"]["detail"] == "5 / 8, 3 pending"
+    assert students["perfect"]["value"] == ""  # pending is not a grade yet
+    assert students["broken"]["detail"].startswith("error: ")
+    # The legend sits beside the histogram, and each written answer's rubric is one click away.
+    assert "<h2>Students</h2>" in text and f"href='rubrics/{NB}.html'" in text
+    rubric = (tmp_path / "rubrics" / f"{NB}.html").read_text()
+    assert "ex3_explain" in rubric and "Rubric (3 points)" in rubric
+
+
+def test_pending_points_are_not_a_zero_in_the_mean(graded):
+    from grader.report import summarise
+    from grader.results import class_rows
+
+    info = summarise(class_rows(graded), COURSE)["assignments"][NB]
+    # perfect 5 of the 5 graded points (3 pending), partial 2/8, blank 0/8: pending is not 0.
+    assert info["pending"] == 1 and info["pending_points"] == 3
+    assert info["mean"] == pytest.approx((100 + 25 + 0) / 3)
 
 
 def test_cli_feedback_and_report(graded, tmp_path, capsys):
     assert main(["feedback", "--workdir", str(graded), "--student", "blank"]) == 0
     assert "Wrote 1 feedback page(s)" in capsys.readouterr().out
     out = tmp_path / "rep"
-    assert main(["report", "--grades", str(graded / "grades.csv"), "--out", str(out)]) == 0
+    assert main(["report", "--workdir", str(graded), "--out", str(out)]) == 0
     assert (out / "report.html").is_file() and (out / "report.csv").is_file()
+    assert main(["rubrics", "--out", str(tmp_path / "rub"), NB]) == 0
+    assert "Wrote 1 rubric page(s)" in capsys.readouterr().out
+    assert main(["rubrics", "--out", str(tmp_path / "rub"), "99-nope"]) == 2
+    assert "No assignment '99-nope'" in capsys.readouterr().err
+
+
+def test_report_and_export_without_a_gradebook_say_so(tmp_path, capsys):
+    for command in ("report", "export"):
+        assert main([command, "--workdir", str(tmp_path), "--out", str(tmp_path / "x")]) == 2
+        assert "No gradebook" in capsys.readouterr().err
+        assert not (tmp_path / "x").exists()
+
+
+def _grade_by_hand(work, student: str, points: float, comment: str) -> None:
+    """What formgrader does when a grader scores ex3_explain and writes a comment."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+        grade = gb.find_grade("ex3_explain", NB, NB, student)
+        grade.manual_score = points
+        grade.needs_manual_grade = False
+        gb.find_comment("ex3_explain", NB, NB, student).manual_comment = comment
+        gb.db.commit()
+
+
+@pytest.fixture
+def hand_graded(graded, tmp_path):
+    """A copy of the graded class in which perfect's written answer got 2 of 3 by hand."""
+    work = tmp_path / "work"
+    shutil.copytree(graded, work)
+    _grade_by_hand(work, "perfect", 2.0, "Good; name a mitigation for revocation.")
+    return work
+
+
+def test_export_is_wide_and_leaves_pending_grades_empty(graded, tmp_path, capsys):
+    out = tmp_path / "lms.csv"
+    assert main(["export", "--workdir", str(graded), "--out", str(out)]) == 0
+    said = capsys.readouterr().out
+    assert "1 grade(s) left empty" in said and "perfect/01-sessions-vs-tokens: 3 point(s)" in said
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert list(next(iter(rows.values()))) == ["student_id", NB, "total"]
+    assert rows["perfect"] == {"student_id": "perfect", NB: "", "total": ""}
+    assert rows["partial"] == {"student_id": "partial", NB: "2", "total": "2"}
+    assert rows["broken"][NB] == "0"
+    maxima = list(csv.reader((tmp_path / "lms.max.csv").open()))
+    assert maxima == [["assignment", "max_score"], [NB, "8"], ["total", "8"]]
+    assert (
+        main(["export", "--workdir", str(graded), "--out", str(out), "--pending", "partial"]) == 0
+    )
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert rows["perfect"][NB] == "5" and rows["perfect"]["total"] == "5"
+
+
+def test_a_manual_grade_reaches_report_export_and_csv_without_regrading(
+    hand_graded, tmp_path, capsys
+):
+    from grader.results import class_rows
+
+    row = {r.student_id: r for r in class_rows(hand_graded)}["perfect"]
+    assert (row.score, row.pending, row.reason) == (7.0, 0.0, "")
+    out = tmp_path / "lms.csv"
+    assert main(["export", "--workdir", str(hand_graded), "--out", str(out)]) == 0
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert rows["perfect"] == {"student_id": "perfect", NB: "7", "total": "7"}
+    page, table = write_report(COURSE, hand_graded, tmp_path / "rep")
+    students = {r["item"]: r for r in csv.DictReader(table.open()) if r["section"] == "student"}
+    assert students["perfect"]["detail"] == "7 / 8" and students["perfect"]["value"] == "7"
 
 
 def test_csv_round_trip_with_exercises_and_seconds(tmp_path):
@@ -105,3 +199,63 @@ def test_csv_round_trip_with_exercises_and_seconds(tmp_path):
     ]
     write_csv(rows, tmp_path / "g.csv")
     assert read_csv(tmp_path / "g.csv") == rows
+
+
+def test_feedback_shows_the_answers_and_the_points_still_to_grade_by_hand(graded):
+    write_feedback(graded, student="perfect")
+    page = (graded / "feedback" / "perfect" / NB / f"{NB}.html").read_text()
+    assert "5 / 8</b>" in page and "3 points still to be graded by hand" in page
+    assert "Your answer" in page and "def issue_token" in page  # the student's own code
+    assert "awaits grading by hand" in page
+    write_feedback(graded, student="blank")
+    blank = (graded / "feedback" / "blank" / NB / f"{NB}.html").read_text()
+    assert "not answered: 0 of 3 points" in blank and "graded by hand" not in blank
+
+
+def test_feedback_carries_the_manual_grade_and_comment(hand_graded):
+    write_feedback(hand_graded, student="perfect")
+    page = (hand_graded / "feedback" / "perfect" / NB / f"{NB}.html").read_text()
+    assert "7 / 8</b>" in page and "still to be graded by hand" not in page
+    assert "graded by hand: 2 of 3 points" in page
+    assert "Good; name a mitigation for revocation." in page
+
+
+def _graded_cell(source: str, outputs: list, grade_id: str, points: float):
+    cell = nbformat.v4.new_code_cell(source, outputs=outputs)
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": grade_id, "points": points}
+    return cell
+
+
+def test_feedback_rows_partial_credit_and_visible_checks_never_in_red():
+    from grader.feedback import cell_outcomes, render_feedback
+
+    stream = nbformat.v4.new_output(
+        "stream", name="stdout", text="✔ Visible checks passed. More checks run when graded.\n"
+    )
+    error = nbformat.v4.new_output("error", ename="AssertionError", evalue="exp is checked")
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _graded_cell('"""Checks exp."""\n### BEGIN HIDDEN TESTS\nx\n', [stream, error], "ex1_t", 2),
+        _graded_cell('"""Checks three things."""\n', [], "ex2_t", 3),
+    ]
+    outcomes = cell_outcomes(nb, {"ex1_t": (0.0, 2.0, ""), "ex2_t": (2.0, 3.0, "")})
+    page = render_feedback("s", "01-x", "01-x", outcomes, 2.0, 5.0)
+    assert "2 of 3 points" in page and "not passed" in page
+    red = re.findall(r"<span class='failed'>(.*?)</span>", page)
+    assert red == ["not passed"]
+    assert "<div class='note'>The visible checks passed; a hidden check did not.</div>" in page
+    assert "✔ Visible checks passed" not in page
+    assert "exp is checked" in page
+
+
+def test_a_test_cell_claiming_to_be_an_answer_is_never_shown_as_one():
+    from grader.feedback import answer_cells
+
+    nb = nbformat.v4.new_notebook()
+    forged = _graded_cell("### BEGIN HIDDEN TESTS\nsecret\n", [], "ex1_test_x", 1)
+    forged.metadata["nbgrader"]["solution"] = True
+    answer = nbformat.v4.new_code_cell("mine = 1")
+    answer.metadata["nbgrader"] = {"solution": True, "grade_id": "ex1_answer", "grade": False}
+    nb.cells = [answer, forged]
+    shown = answer_cells(nb, {}, solution_ids={"ex1_answer"})
+    assert [a["text"] for a in shown] == ["mine = 1"]

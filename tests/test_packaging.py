@@ -64,12 +64,33 @@ def test_readme_gives_the_two_commands():
 
 def test_makefile_has_the_targets_and_ci_runs_make_test():
     makefile = (ROOT / "Makefile").read_text()
-    for target in ("lab", "test", "e2e", "release", "autograde", "lint", "bench"):
+    for target in (
+        "lab",
+        "test",
+        "e2e",
+        "release",
+        "kit",
+        "autograde",
+        "feedback",
+        "report",
+        "export",
+        "lint",
+        "bench",
+    ):
         assert re.search(rf"^{target}:", makefile, re.MULTILINE), target
     assert "--ServerApp.ip=127.0.0.1" in makefile  # never a public address
     ci = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci
     assert "make e2e" in ci, "CI runs the browser tests too"
+
+
+def test_readme_documents_every_instructor_command():
+    from grader.cli import _parser
+
+    text = (ROOT / "README.md").read_text()
+    sub = next(a for a in _parser()._actions if a.dest == "command")
+    for command in sub.choices:
+        assert f"grader {command}" in text, f"README does not show `python -m grader {command}`"
 
 
 def test_nbgrader_config_names_the_folders():

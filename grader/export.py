@@ -1,0 +1,102 @@
+"""``python -m grader export``: the class's grades as one wide CSV an LMS gradebook imports.
+
+One row per student, one column per assignment (points, as in the gradebook now: manual
+grades included), then ``total``; a second header-like row is not written, so any LMS
+that maps columns by name (Canvas, Moodle, Blackboard) can import it. The maximum of each
+column is written to a sibling file, ``<name>.max.csv``, for setting up the LMS columns.
+
+What a cell holds:
+
+* the points given, when the submission is fully graded (a broken submission is graded 0);
+* empty while points are still to be graded by hand, so the LMS shows "not graded yet"
+  rather than a wrong number (``--pending partial`` writes the points so far instead);
+* ``0`` when the student submitted nothing for an assignment others submitted.
+
+``total`` is empty when any of the student's cells is.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .autograde import GradeRow
+
+__all__ = ["PENDING_CHOICES", "ExportSummary", "export_grades", "wide_table"]
+
+PENDING_CHOICES = ("blank", "partial")
+"""How a cell with points still to be graded by hand is written."""
+
+
+@dataclass
+class ExportSummary:
+    """What was exported: the CSV, its students and assignments, the cells left empty."""
+
+    path: Path
+    maxima: Path
+    students: int
+    assignments: list[str]
+    pending: list[tuple[str, str, float]] = field(default_factory=list)  # student, assignment, pts
+
+
+def wide_table(
+    rows: list[GradeRow], pending: str = "blank"
+) -> tuple[list[str], list[dict[str, str]], dict[str, float], list[tuple[str, str, float]]]:
+    """``(columns, records, maxima, pending cells)`` of the wide table from per-notebook rows."""
+    if pending not in PENDING_CHOICES:
+        raise ValueError(f"pending must be one of {PENDING_CHOICES}, not {pending!r}")
+    assignments = sorted({r.assignment for r in rows if r.notebook})
+    sums: dict[tuple[str, str], list[float]] = {}
+    maxima: dict[str, float] = {}
+    per_assignment: dict[tuple[str, str], float] = {}
+    for r in rows:
+        if not r.notebook:  # an unknown assignment: nothing to export
+            continue
+        total = sums.setdefault((r.student_id, r.assignment), [0.0, 0.0])
+        total[0] += r.score
+        total[1] += r.pending
+        per_assignment[(r.student_id, r.assignment)] = (
+            per_assignment.get((r.student_id, r.assignment), 0.0) + r.max_score
+        )
+    for (_, assignment), top in per_assignment.items():
+        maxima[assignment] = max(maxima.get(assignment, 0.0), top)
+    students = sorted({student for student, _ in sums})
+    columns = ["student_id", *assignments, "total"]
+    records, waiting = [], []
+    for student in students:
+        record = {"student_id": student}
+        total, complete = 0.0, True
+        for assignment in assignments:
+            score, left = sums.get((student, assignment), [0.0, 0.0])
+            if left:
+                waiting.append((student, assignment, left))
+            if left and pending == "blank":
+                record[assignment] = ""
+                complete = False
+                continue
+            record[assignment] = f"{score:g}"
+            total += score
+        record["total"] = f"{total:g}" if complete else ""
+        records.append(record)
+    return columns, records, maxima, waiting
+
+
+def export_grades(work: Path, out: Path, pending: str = "blank") -> ExportSummary:
+    """Write the wide CSV of the gradebook in ``work`` to ``out`` (see the module)."""
+    from .results import class_rows
+
+    columns, records, maxima, waiting = wide_table(class_rows(work), pending)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with out.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.DictWriter(handle, fieldnames=columns)
+        writer.writeheader()
+        writer.writerows(records)
+    maxima_path = out.with_name(f"{out.stem}.max.csv")
+    with maxima_path.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["assignment", "max_score"])
+        for name in columns[1:-1]:
+            writer.writerow([name, f"{maxima[name]:g}"])
+        writer.writerow(["total", f"{sum(maxima[n] for n in columns[1:-1]):g}"])
+    return ExportSummary(out, maxima_path, len(records), columns[1:-1], waiting)

@@ -1,0 +1,173 @@
+"""The student edition: what a learner gets holds no solution, hidden test, rubric or grader."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import tomllib
+import zipfile
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from grader.cli import main
+from grader.kit import build_kit
+
+from .conftest import COURSE, ROOT
+
+BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS", "Rubric (")
+
+# Three-line runs of a model answer that the course library ships on purpose: helpers that later
+# notebooks call (their docstrings say "notebook 04 writes this call itself"). Each entry is
+# (assignment, first line of the run); anything else found in the kit fails the test.
+KNOWN_LIBRARY_OVERLAPS = {
+    ("03-breaking-jwts", "claims = jwt.decode("),  # authlab.cloud.federation verifies upstream
+    ("03-breaking-jwts", '"verify_exp": False,'),  # ... with PyJWT's time checks done by hand
+    ("04-managed-identity", 'AuthFlow="USER_PASSWORD_AUTH",'),  # authlab.cloud.cognito.sign_in
+    ("04-managed-identity", 'AuthParameters={"USERNAME": username, "PASSWORD": password},'),
+}
+
+
+@pytest.fixture(scope="module")
+def kit(tmp_path_factory):
+    """The kit, written once for the module."""
+    return build_kit(COURSE, tmp_path_factory.mktemp("kits") / "serverless-auth-lab")
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _kit_texts(folder: Path) -> dict[Path, str]:
+    """Each kit file's text, a notebook as its cells' sources, all as stripped lines."""
+    texts = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        text = path.read_bytes().decode("utf-8", "replace")
+        if path.suffix == ".ipynb":
+            text = "\n".join(c.source for c in nbformat.reads(text, as_version=4).cells)
+        texts[path] = "\n" + "\n".join(_lines(text)) + "\n"
+    return texts
+
+
+def _secrets() -> list[tuple[str, str, list[str], str]]:
+    """(assignment, kind, lines, cell type) of every solution, hidden test and written answer."""
+    found = []
+    for assignment in COURSE.assignments():
+        for source in COURSE.source_notebooks(assignment):
+            for cell in nbformat.read(source, as_version=4).cells:
+                for kind, body in BLOCK.findall(cell.source):
+                    found.append((assignment, kind, _lines(body), cell.cell_type))
+    return found
+
+
+def test_the_kit_holds_the_learners_files_only(kit):
+    top = sorted(p.name for p in kit.folder.iterdir())
+    assert top == [
+        ".authlab-kit",
+        ".gitignore",
+        "Makefile",
+        "README.md",
+        "data",
+        "nbgrader_config.py",
+        "notebooks",
+        "pyproject.toml",
+        "src",
+    ]
+    assert sorted(p.name for p in (kit.folder / "src").iterdir()) == ["authlab"]
+    assert not (kit.folder / "data" / "submissions").exists()
+    for path in (ROOT / "notebooks").rglob("*.ipynb"):
+        if ".ipynb_checkpoints" not in path.parts:
+            copy = kit.folder / path.relative_to(ROOT)
+            assert copy.read_bytes() == path.read_bytes(), copy
+    names = zipfile.ZipFile(kit.archive).namelist()
+    files = {str(p.relative_to(kit.folder.parent)) for p in kit.folder.rglob("*") if p.is_file()}
+    assert {n for n in names if not n.endswith("/")} == files
+
+
+def test_no_marker_in_the_kit_or_its_zip(kit):
+    for path, text in _kit_texts(kit.folder).items():
+        raw = path.read_bytes().decode("utf-8", "replace")
+        assert not [m for m in MARKERS if m in raw or m in text], path
+    with zipfile.ZipFile(kit.archive) as archive:
+        for name in archive.namelist():
+            raw = archive.read(name).decode("utf-8", "replace")
+            assert not [m for m in MARKERS if m in raw], name
+
+
+def test_no_model_answer_hidden_test_or_rubric_text_in_the_kit(kit):
+    texts = _kit_texts(kit.folder)
+    blob = "".join(texts.values())
+    secrets = _secrets()
+    assert len(secrets) > 20, "the course has solutions and hidden tests"
+    leaks = []
+    for assignment, kind, lines, cell_type in secrets:
+        whole = "\n" + "\n".join(lines) + "\n"
+        if len(whole) > 30 and whole in blob:
+            leaks.append((assignment, kind, "whole block", lines[0]))
+        for start in range(max(1, len(lines) - 2)):
+            run = "\n" + "\n".join(lines[start : start + 3]) + "\n"
+            if len(lines) >= 3 and run in blob:
+                if (assignment, lines[start]) not in KNOWN_LIBRARY_OVERLAPS:
+                    leaks.append((assignment, kind, "3 lines", lines[start]))
+        long_lines = [line for line in lines if len(line) >= 40]
+        if cell_type == "markdown":  # a model answer or a rubric: prose, each line distinctive
+            leaks += [(assignment, kind, "line", line) for line in long_lines if line in blob]
+    assert not leaks, leaks
+
+
+def test_the_kits_make_lab_installs_the_library_alone_and_trims_the_menu(kit):
+    makefile = (kit.folder / "Makefile").read_text()
+    assert re.search(r"^lab: \$\(STAMP\)$", makefile, re.M)
+    assert "jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)" in makefile
+    for plugin in ("formgrader", "course-list", "create-assignment"):
+        assert f"labextension disable --level=sys_prefix @jupyter/nbgrader:{plugin}" in makefile
+    assert "server extension disable --sys-prefix nbgrader.server_extensions.formgrader" in makefile
+    assert "python -m grader" not in makefile
+    project = tomllib.loads((kit.folder / "pyproject.toml").read_text())
+    course = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["dependencies"] == course["project"]["dependencies"]
+    assert all(p.startswith("authlab") for p in project["tool"]["setuptools"]["packages"])
+    assert "source_directory" not in (kit.folder / "nbgrader_config.py").read_text()
+
+
+def test_the_kits_library_finds_the_kits_data(kit):
+    code = "import authlab; print(authlab.data_path('users.csv'))"
+    out = subprocess.run(
+        [sys.executable, "-c", code],
+        env={"PYTHONPATH": str(kit.folder / "src")},
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=kit.folder,
+    ).stdout.strip()
+    assert Path(out) == kit.folder / "data" / "users.csv"
+
+
+def test_the_kits_readme_says_how_to_start_and_hand_in(kit):
+    readme = (kit.folder / "README.md").read_text()
+    assert "make lab" in readme and "make test" not in readme
+    assert "Nbgrader > Assignments" in readme and "Submit" in readme  # a shared JupyterHub
+    assert "LMS" in readme and "upload the notebook file" in readme
+    for assignment in COURSE.assignments():
+        assert f"`{assignment}`" in readme
+
+
+def test_cli_kit_refuses_to_overwrite_and_replaces_with_force(tmp_path, capsys):
+    out = tmp_path / "kit"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["kit", str(out)]) == 2
+    assert "is not empty" in capsys.readouterr().err
+    assert main(["kit", str(out), "--force"]) == 2
+    assert "not a kit" in capsys.readouterr().err
+    assert (out / "notes.txt").read_text() == "mine"  # nothing lost
+    fresh = tmp_path / "fresh"
+    assert main(["kit", str(fresh)]) == 0
+    assert "Wrote the student edition" in capsys.readouterr().out
+    assert main(["kit", str(fresh), "--force"]) == 0
+    assert (tmp_path / "fresh.zip").is_file()
+    assert main(["kit", str(ROOT / "notebooks" / "kit")]) == 2
+    assert "outside the course's own folders" in capsys.readouterr().err
