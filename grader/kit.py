@@ -80,6 +80,7 @@ $(STAMP): pyproject.toml
 \t$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.course_list >/dev/null 2>&1
 \t$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
 {disable_plugins}\t$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
+\tmkdir -p $(VENV)/etc/ipython && cp config/ipython_kernel_config.py $(VENV)/etc/ipython/
 \ttouch $(STAMP)
 
 clean:
@@ -264,6 +265,8 @@ def build_kit(course: Course, out: Path, *, force: bool = False) -> Kit:
             out / "data",
             ignore=shutil.ignore_patterns("submissions", ".ipynb_checkpoints", "__pycache__"),
         )
+        (out / "config").mkdir()  # every kernel loads the course's hints (authlab.course.kernel)
+        shutil.copy2(course.root / "config" / "ipython_kernel_config.py", out / "config")
         (out / "pyproject.toml").write_text(_pyproject(course), encoding="utf-8")
         disable = "".join(
             f"\t$(BIN)/jupyter labextension disable --level=sys_prefix {plugin} >/dev/null 2>&1\n"

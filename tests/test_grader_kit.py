@@ -70,6 +70,7 @@ def test_the_kit_holds_the_learners_files_only(kit):
         ".gitignore",
         "Makefile",
         "README.md",
+        "config",
         "data",
         "nbgrader_config.py",
         "notebooks",
@@ -77,6 +78,7 @@ def test_the_kit_holds_the_learners_files_only(kit):
         "src",
     ]
     assert sorted(p.name for p in (kit.folder / "src").iterdir()) == ["authlab"]
+    assert [p.name for p in (kit.folder / "config").iterdir()] == ["ipython_kernel_config.py"]
     assert not (kit.folder / "data" / "submissions").exists()
     for path in (ROOT / "notebooks").rglob("*.ipynb"):
         if ".ipynb_checkpoints" not in path.parts:
