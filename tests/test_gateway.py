@@ -490,3 +490,16 @@ def test_event_time_comes_from_the_gateway_clock(stack):
     ) as frozen:
         assert requests.get(frozen.url + "/health", timeout=10).status_code == 204
     assert seen[0]["requestContext"]["timeEpoch"] == int(clock.now() * 1000)
+
+
+def test_a_stopped_gateway_answers_nothing_on_an_open_keep_alive_connection(aws):
+    """A browser tab keeps its connection open: after stop() it must see a server that is down."""
+    apigw = aws.client("apigatewayv2")
+    api = apigw.create_api(Name="empty", ProtocolType="HTTP")["ApiId"]
+    gateway = Gateway(api, apigw=apigw).start()
+    url = gateway.url + "/nothing"
+    with requests.Session() as session:
+        assert session.get(url, timeout=5).status_code == 404
+        gateway.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(url, timeout=5)

@@ -225,7 +225,9 @@ def test_unknown_user(page, stack):
 def test_a_stopped_moto_server(page, stack, moto_server, screenshot_dir):
     """Nothing listens at the Cognito endpoint: as if the notebook's moto server had stopped."""
     url = amplify_url(
-        stack.gateway.url, f"http://127.0.0.1:{free_port()}", stack.pool.pool_id,
+        stack.gateway.url,
+        f"http://127.0.0.1:{free_port()}",
+        stack.pool.pool_id,
         stack.pool.client_id,
     )
     username, password = a_user()
