@@ -180,3 +180,29 @@ def test_the_build_says_in_one_line_when_npm_cannot_install(tmp_path):
     assert not (out / "amplify-signin.js").exists()
     strict = subprocess.run([*command, "--strict"], env=env, capture_output=True, check=False)
     assert strict.returncode == 1
+
+
+def test_notebook_05_quotes_the_pages_amplify_code_as_it_is():
+    """Every line of the ```js blocks in notebook 05 is a line of frontend/src/main.js."""
+    notebook = json.loads(
+        (
+            ROOT
+            / "solutions"
+            / "05-api-gateway-jwt-authorizer"
+            / "05-api-gateway-jwt-authorizer.ipynb"
+        ).read_text()
+    )
+    text = "\n".join(
+        "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "markdown"
+    )
+    blocks = re.findall(r"```js\n(.*?)```", text, re.DOTALL)
+    assert len(blocks) >= 3, "notebook 05 shows the page's configure, signIn and signOut code"
+    source = {
+        line.strip() for line in (ROOT / "frontend" / "src" / "main.js").read_text().splitlines()
+    }
+    for block in blocks:
+        for line in block.splitlines():
+            assert line.strip() in source, f"not in main.js: {line!r}"
+    assert "amplify_link(" in "".join(
+        "".join(c["source"]) for c in notebook["cells"] if c["cell_type"] == "code"
+    )
