@@ -258,3 +258,45 @@ def test_missing_settings_say_where_to_open_the_page(page, stack):
     one_line_error(page, "open it from notebook 05's link")
     sign_in(page, "alice", "whatever")
     one_line_error(page, "This page needs endpoint, pool_id, client_id")
+
+
+def test_notebook_05s_link_opens_the_amplify_page(page, tmp_path, screenshot_dir):
+    """The issue's "done when": run notebook 05 (the solution) up to its clean-up cell, follow the
+    link its sign-in cell shows, and sign in through Amplify with the password it prints."""
+    import html as html_lib
+    import shutil
+
+    import nbformat
+    from nbclient import NotebookClient
+
+    from ..conftest import ROOT
+
+    source = ROOT / "solutions" / "05-api-gateway-jwt-authorizer"
+    shutil.copytree(source, tmp_path / "05")
+    path = tmp_path / "05" / "05-api-gateway-jwt-authorizer.ipynb"
+    nb = nbformat.read(path, as_version=4)
+    stop = [cell.get("id") for cell in nb.cells].index("cleanup")
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    with client.setup_kernel():
+        for index in range(stop):
+            client.execute_cell(nb.cells[index], index)
+        link_cell = next(cell for cell in nb.cells if cell.get("id") == "signin-link")
+        outputs = link_cell["outputs"]
+        printed = "".join(o.get("text", "") for o in outputs if o["output_type"] == "stream")
+        shown = "".join(o.get("data", {}).get("text/html", "") for o in outputs)
+        password = printed.split("alice's password on this local pool:", 1)[1].split()[0]
+        href = html_lib.unescape(re.search(r'href="([^"]+)"', shown).group(1))
+        assert "/_static/amplify-signin.html?" in href, shown
+
+        open_page(page, href)
+        assert page.input_value("#username") == "alice"
+        sign_in(page, "alice", password)
+        page.locator("#session", has_text="signed in as alice").wait_for()
+        page.click("#call-api")
+        page.locator("#result-status", has_text="200").wait_for()
+        assert '"user": "alice"' in page.inner_text("#result")
+        page.click("#call-scoped")
+        page.locator("#result-status", has_text="403").wait_for()
+        page.screenshot(path=screenshot_dir / "amplify-10-from-notebook-05.png", full_page=True)
