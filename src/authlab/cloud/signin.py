@@ -1,8 +1,9 @@
-"""The sign-in page of the mini project: a static page the local API Gateway serves.
+"""The sign-in pages of the mini project: static pages the local API Gateway serves.
 
-``src/authlab/cloud/static/signin.html`` is plain HTML and JavaScript (no build step). It signs a user
-in against the Cognito endpoint of the moto server with ``InitiateAuth`` over HTTP, as the Amplify
-SDK does under the hood, keeps the tokens in memory, calls the protected API on its own origin with
+``src/authlab/cloud/static/signin.html`` is plain HTML and JavaScript (no build step, the fallback
+when the Amplify page could not be built). It signs a user in against the Cognito endpoint of the
+moto server with ``InitiateAuth`` and ``USER_PASSWORD_AUTH``, written by hand with ``fetch`` (the
+Amplify library defaults to SRP instead), keeps the tokens in memory, calls the protected API on its own origin with
 the access token, refreshes the tokens and signs out. The gateway serves it at
 ``/_static/signin.html``; the page reads its settings from the query string, which
 :func:`signin_url` builds::
