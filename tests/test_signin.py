@@ -160,6 +160,8 @@ def test_the_build_says_in_one_line_when_npm_cannot_install(tmp_path):
         "npm_config_cache": str(tmp_path / "npm-cache"),
         "npm_config_fetch_retries": "0",
         "npm_config_offline": "false",
+        "npm_config_update_notifier": "false",
+        "npm_config_audit": "false",
     }
     out = tmp_path / "static"
     command = [
