@@ -222,7 +222,7 @@ def test_unknown_user(page, stack):
     assert page.inner_text("#session") == "signed out"
 
 
-def test_a_stopped_moto_server(page, stack, moto_server, screenshot_dir):
+def test_a_stopped_moto_server(page, stack, screenshot_dir):
     """Nothing listens at the Cognito endpoint: as if the notebook's moto server had stopped."""
     url = amplify_url(
         stack.gateway.url,
