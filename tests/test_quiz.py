@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -157,16 +158,31 @@ def test_order_questions_are_shown_shuffled_and_stable(bank, quiz):
     assert text.index(q.steps[shown[0]]) < text.index(q.steps[shown[1]])
 
 
-def test_open_answers_are_revealed_only_after_an_attempt(quiz):
+def test_open_answers_are_revealed_only_after_an_attempt_then_self_assessed(bank, quiz):
+    """No keyword ticks: the learner judges their answer against the rubric, after writing it."""
     assert quiz.reveal("logout-3") is None
+    assert quiz.assess("logout-3", [True] * 5) is None  # nothing to assess yet
     result = quiz.attempt(
         "logout-3", "Delete on the client; GlobalSignOut; a jti denylist with TTL."
     )
     assert result.correct is None
-    assert "✔ jti denylist" in result.feedback and "· short access-token" in result.feedback
+    assert "✔" not in result.feedback and "denylist" not in result.feedback  # nothing ticked
+    assert quiz.assess("logout-3", [True] * 5) is None  # the rubric is not shown yet
     revealed = quiz.reveal("logout-3")
-    assert revealed and "Model answer" in revealed
+    rubric = bank.get("logout-3").rubric
+    assert revealed and "Model answer" in revealed and all(point in revealed for point in rubric)
+    assert quiz.assess("logout-3", [True, True]) is None  # one mark per point
+    assert quiz.assess("logout-3", [True, True, False, True, False]) == (3, 5)
+    assert "You gave yourself 3 of 5 points" in quiz.said[-1] and rubric[4] in quiz.said[-1]
     assert quiz.attempt("refresh-3", "   ").correct is None and not quiz.attempted("refresh-3")
+
+
+def test_every_open_question_has_a_rubric_and_no_keywords(bank):
+    raw = json.loads((Path(__file__).resolve().parents[1] / "data" / "interview.json").read_text())
+    assert not any("key_points" in q or "keywords" in json.dumps(q) for q in raw["questions"])
+    for question in bank.questions.values():
+        if question.kind == "open":
+            assert len(question.rubric) >= 3, question.id
 
 
 def test_reveal_of_a_choice_names_the_option_after_a_wrong_try(bank, quiz):

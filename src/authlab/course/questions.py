@@ -5,7 +5,8 @@
   again), and an answer is graded by the option it names, never by its position;
 * ``order``: the letters of the shuffled steps, in the right order (``"CADB"``);
 * ``status``: the HTTP status a request gets (``401``);
-* ``open``: an answer said aloud or written; its model answer and key points.
+* ``open``: an answer said aloud or written; its model answer and a rubric (the points a good
+  answer makes), shown after an attempt for the learner to check their own answer against.
 
 :mod:`authlab.course.quiz` asks them and gives the feedback.
 """
@@ -52,7 +53,7 @@ class Question:
     answer: Any = None
     explanation: str = ""
     model_answer: str = ""
-    key_points: tuple[dict[str, Any], ...] = ()
+    rubric: tuple[str, ...] = ()
 
     def option_order(self, learner: str | None = None) -> list[int]:
         """For a ``choice`` question: the indices of the options in the order ``learner`` sees them.
@@ -135,14 +136,14 @@ def _question(raw: dict[str, Any]) -> Question:
         answer=raw.get("answer"),
         explanation=raw.get("explanation", ""),
         model_answer=raw.get("model_answer", ""),
-        key_points=tuple(raw.get("key_points", ())),
+        rubric=tuple(str(point) for point in raw.get("rubric", ())),
     )
     problems = {
         "choice": not question.options
         or str(question.answer).upper() not in LETTERS[: len(question.options)],
         "order": len(question.steps) < 2,
         "status": not isinstance(question.answer, int),
-        "open": not question.model_answer,
+        "open": not question.model_answer or not question.rubric,
     }
     if problems[kind]:
         raise ConfigurationError(f"Question {question.id!r} is incomplete for its kind {kind!r}.")

@@ -7,7 +7,9 @@ its names are re-exported here). Four kinds:
   learner and graded by content: :func:`learner_id` names the learner);
 * ``order``: the letters of the shuffled steps, in the right order (``"CADB"``);
 * ``status``: the HTTP status a request gets (``401``);
-* ``open``: an answer you say aloud or write; the model answer is revealed only after an attempt.
+* ``open``: an answer you say aloud or write. After an attempt, ``reveal`` shows the model answer
+  and the rubric, and ``assess`` records how many of its points you judge your answer makes:
+  nothing is ticked by keywords, and written answers are graded by a person.
 
 Everything prints plain text and returns a value, so it works headless (in tests, in
 nbgrader, in a terminal) as well as in JupyterLab::
@@ -113,6 +115,8 @@ class Quiz:
         self.learner = learner_id() if learner is None else learner
         self.attempts: dict[str, list[Result]] = {}
         self.written: dict[str, str] = {}
+        self.revealed: set[str] = set()
+        self.assessments: dict[str, list[bool]] = {}
 
     def _say(self, text: str) -> Shown:
         if self.out is not None:
@@ -145,11 +149,12 @@ class Quiz:
         return result
 
     def attempt(self, qid: str, text: str) -> Result:
-        """Record a spoken or written attempt at an ``open`` question and list the key points it names.
+        """Record a spoken or written attempt at an ``open`` question.
 
-        The check is a keyword match, a prompt for self-assessment, not a grade.
+        Nothing is scored: :meth:`reveal` then shows the model answer and its rubric, and
+        :meth:`assess` records your own judgement of your answer against that rubric.
         """
-        question = self.bank.get(qid)
+        self.bank.get(qid)  # an unknown id is a ConfigurationError with a hint
         if not text.strip():
             result = Result(
                 qid, None, f"[{qid}] Write (or say aloud and summarise) your answer first."
@@ -157,16 +162,38 @@ class Quiz:
             self._say(result.feedback)
             return result
         self.written[qid] = text
-        lowered = text.lower()
-        lines = [f"[{qid}] Attempt recorded. Key points an interviewer listens for:"]
-        for point in question.key_points:
-            hit = any(word.lower() in lowered for word in point["keywords"])
-            lines.append(f"  {'✔' if hit else '·'} {point['point']}")
-        lines.append("Now compare with the model answer: reveal(...).")
-        result = Result(qid, None, "\n".join(lines))
+        result = Result(
+            qid,
+            None,
+            f"[{qid}] Attempt recorded ({len(text.split())} words). Now reveal({qid!r}) shows the "
+            "model answer and the rubric to check your answer against.",
+        )
         self.attempts.setdefault(qid, []).append(result)
         self._say(result.feedback)
         return result
+
+    def assess(self, qid: str, marks: Iterable[bool]) -> tuple[int, int] | None:
+        """Record your self-assessment of an open answer: one True or False per rubric point,
+        in the rubric's order. Returns (points you gave yourself, points in the rubric), or
+        ``None`` (with a nudge) before an attempt and a reveal."""
+        question = self.bank.get(qid)
+        marks = list(marks)
+        if qid not in self.written or qid not in self.revealed:
+            self._say(f"[{qid}] Write your answer, then reveal({qid!r}), then assess it.")
+            return None
+        if len(marks) != len(question.rubric) or not all(isinstance(m, bool) for m in marks):
+            self._say(
+                f"[{qid}] Give one True or False per rubric point: {len(question.rubric)} of them."
+            )
+            return None
+        given = sum(marks)
+        self.assessments[qid] = marks
+        missed = [p for p, m in zip(question.rubric, marks, strict=True) if not m]
+        lines = [f"[{qid}] You gave yourself {given} of {len(marks)} points."]
+        if missed:
+            lines.append("To practise next time: " + "; ".join(missed) + ".")
+        self._say("\n".join(lines))
+        return given, len(marks)
 
     def attempted(self, qid: str) -> bool:
         """Whether question ``qid`` has had at least one real attempt."""
@@ -180,8 +207,13 @@ class Quiz:
                 f"[{qid}] Try it first: the answer is shown after an attempt. Hint: {question.hint}"
             )
             return None
+        self.revealed.add(qid)
         if question.kind == "open":
-            text = f"[{qid}] Model answer:\n{question.model_answer}"
+            points = "\n".join(f"  {i + 1}. {point}" for i, point in enumerate(question.rubric))
+            text = (
+                f"[{qid}] Model answer:\n{question.model_answer}\n\nRubric: does your answer make "
+                f"each point? Judge it yourself, then assess({qid!r}, [True, False, ...]):\n{points}"
+            )
         elif question.kind == "order":
             steps = "\n".join(f"  {i + 1}. {s}" for i, s in enumerate(question.steps))
             text = f"[{qid}] Answer: {question.correct_response()}\n{steps}\n{question.explanation}"
