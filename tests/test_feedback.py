@@ -209,3 +209,19 @@ def test_a_fresh_kernel_of_the_course_environment_has_the_hints_before_any_cell(
     assert reply["content"]["status"] == "ok"
     printed = "".join(m["content"].get("text", "") for m in outputs if m["msg_type"] == "stream")
     assert printed.strip() == "True True"
+
+
+def test_call_names_another_modules_plain_error_with_its_module():
+    """A learner who forgets the padding sees "binascii.Error: Incorrect padding", and the hint."""
+    import base64
+
+    from authlab.course.feedback import call
+
+    def b64url_decode(segment):
+        return base64.urlsafe_b64decode(segment)
+
+    with pytest.raises(CheckFailed) as failed:
+        call(b64url_decode, "aGk", what="b64url_decode('aGk')", hint="Add '=' until len % 4 == 0.")
+    message = str(failed.value)
+    assert "raised binascii.Error: Incorrect padding (your code, line" in message
+    assert message.endswith("Hint: Add '=' until len % 4 == 0.")

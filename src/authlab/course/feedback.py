@@ -91,10 +91,13 @@ def check_raises(
     except NotImplementedError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the learner
+        where = learner_frame(exc.__traceback__)
+        place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
+        first = (str(exc).strip().splitlines() or [""])[0][:160]
         raise CheckFailed(
-            f"{what}: expected {names}, but {type(exc).__name__} was raised: {exc}",
+            f"{what}: expected {names}, but {_error_name(exc)} was raised: {first}{place}",
             hint=hint or "",
-        ) from exc
+        ) from None
     raise CheckFailed(
         f"{what}: expected {names}, but nothing was raised (it returned {_short(result, 60)}).",
         hint=hint or "",
@@ -119,6 +122,16 @@ def _is_library(filename: str) -> bool:
     except (OSError, ValueError):
         return False
     return resolved.startswith(_LIBRARY_ROOTS)
+
+
+def _error_name(exc: BaseException) -> str:
+    """``ValueError`` for a built-in exception, ``binascii.Error`` for another module's."""
+    kind = type(exc)
+    module = kind.__module__
+    distinctive = kind.__name__ != "Error" and kind.__name__.endswith(("Error", "Exception"))
+    if module == "builtins" or distinctive:
+        return kind.__name__
+    return f"{module}.{kind.__name__}"
 
 
 def learner_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
@@ -156,7 +169,7 @@ def call(
         where = learner_frame(exc.__traceback__)
         place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
         raise CheckFailed(
-            f"{label} raised {type(exc).__name__}{': ' + first if first else ''}{place}.",
+            f"{label} raised {_error_name(exc)}{': ' + first if first else ''}{place}.",
             hint=hint or hint_for(exc) or "",
         ) from None
 
