@@ -90,3 +90,33 @@ def test_student_notebooks_equal_a_fresh_release(tmp_path):
 def test_every_notebook_follows_the_house_rules():
     problems = lint_course(COURSE)
     assert problems == [], "\n".join(map(str, problems))
+
+
+@pytest.mark.notebooks
+def test_running_05_exercise_1_twice_gives_the_same_routes(tmp_path):
+    """A learner who runs the configure cell again after a first try ends with one API, not two."""
+    import shutil
+
+    from nbclient import NotebookClient
+
+    source = COURSE.source_notebook("05-api-gateway-jwt-authorizer")
+    shutil.copytree(source.parent, tmp_path / "05")
+    path = tmp_path / "05" / source.name
+    nb = nbformat.read(path, as_version=4)
+    ids = [cell.get("id") for cell in nb.cells]
+    probe = nbformat.v4.new_code_cell(
+        'print(sorted(r["RouteKey"] for r in apigw.get_routes(ApiId=api_id)["Items"]))'
+    )
+    nb.cells.append(probe)
+    client = NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
+    )
+    with client.setup_kernel():
+        for index in range(ids.index("configure") + 1):
+            client.execute_cell(nb.cells[index], index)
+        client.execute_cell(nb.cells[ids.index("configure")], ids.index("configure"))  # again
+        test = ids.index("ex1_test_configure_api")
+        client.execute_cell(nb.cells[test], test)  # raises if the second run broke the API
+        client.execute_cell(probe, len(nb.cells) - 1)
+    printed = "".join(out.get("text", "") for out in probe.outputs)
+    assert printed.strip() == "['GET /health', 'GET /notes', 'POST /notes']", printed
