@@ -130,8 +130,11 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
         score, top, comment = grades.get(grade_id, (None, float(meta.get("points", 0)), ""))
         written = bool(meta.get("solution"))
         visible_passed = False
+        errored = any(out.get("output_type") == "error" for out in cell.get("outputs", []))
         if score is None:
             outcome = "manual"
+        elif top == 0 and errored:  # a 0-point check (a written answer left blank) that failed
+            outcome = "failed"
         elif score >= top:
             outcome = "passed"
         elif score > 0:

@@ -225,3 +225,21 @@ def test_call_names_another_modules_plain_error_with_its_module():
     message = str(failed.value)
     assert "raised binascii.Error: Incorrect padding (your code, line" in message
     assert message.endswith("Hint: Add '=' until len % 4 == 0.")
+
+
+def test_check_written_names_a_blank_written_answer(tmp_path):
+    import nbformat
+
+    from authlab.course.feedback import check_written
+
+    nb = nbformat.v4.new_notebook()
+    blank = nbformat.v4.new_markdown_cell("YOUR ANSWER HERE")
+    blank.id = "ex3_explain"
+    written = nbformat.v4.new_markdown_cell("Sessions live in one container's memory...")
+    written.id = "ex4_explain"
+    nb.cells = [blank, written]
+    nbformat.write(nb, tmp_path / "01-demo.ipynb")
+    with pytest.raises(CheckFailed, match="Exercise 3: your written answer is still empty"):
+        check_written("ex3_explain", "Exercise 3", tmp_path)
+    check_written("ex4_explain", "Exercise 4", tmp_path)  # answered: passes
+    check_written("ex9_explain", "Exercise 9", tmp_path)  # no such cell here: nothing to check

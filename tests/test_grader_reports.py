@@ -259,3 +259,20 @@ def test_a_test_cell_claiming_to_be_an_answer_is_never_shown_as_one():
     nb.cells = [answer, forged]
     shown = answer_cells(nb, {}, solution_ids={"ex1_answer"})
     assert [a["text"] for a in shown] == ["mine = 1"]
+
+
+def test_a_failed_zero_point_check_is_shown_failed_not_passed():
+    """The check that a written answer is not blank is worth 0: 0 of 0 must not read as passed."""
+    from grader.feedback import cell_outcomes
+
+    error = nbformat.v4.new_output(
+        "error", ename="CheckFailed", evalue="Exercise 3: your written answer is still empty."
+    )
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        _graded_cell('"""Checks the written answer."""\n', [error], "ex3_written", 0),
+        _graded_cell('"""Checks the written answer."""\n', [], "ex4_written", 0),
+    ]
+    rows = cell_outcomes(nb, {"ex3_written": (0.0, 0.0, ""), "ex4_written": (0.0, 0.0, "")})
+    assert [row["outcome"] for row in rows] == ["failed", "passed"]
+    assert "still empty" in rows[0]["message"]

@@ -37,6 +37,7 @@ __all__ = [
     "check",
     "check_equal",
     "check_raises",
+    "check_written",
     "defining_cell",
     "hint_for",
     "install_hints",
@@ -172,6 +173,37 @@ def call(
             f"{label} raised {_error_name(exc)}{': ' + first if first else ''}{place}.",
             hint=hint or hint_for(exc) or "",
         ) from None
+
+
+UNANSWERED = "YOUR ANSWER HERE"
+"""What nbgrader leaves in a written answer's cell until the learner writes."""
+
+
+def check_written(cell_id: str, exercise: str, folder: Path | None = None) -> None:
+    """Fail unless the written answer in cell ``cell_id`` holds an answer.
+
+    nbgrader's Validate scores written answers by hand only, so it says nothing of a blank
+    one; this check (a 0-point test cell after the answer) makes Validate name it. It reads
+    the saved notebook in ``folder`` (the kernel's working folder: Validate saves first); if
+    no notebook there has that cell, there is nothing to check and it passes.
+    """
+    for notebook in sorted((folder or Path.cwd()).glob("*.ipynb")):
+        try:
+            cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+        for cell in cells:
+            if not isinstance(cell, dict) or cell.get("id") != cell_id:
+                continue
+            source = cell.get("source", "")
+            source = "".join(source) if isinstance(source, list) else str(source)
+            if not source.strip() or UNANSWERED in source:
+                raise CheckFailed(
+                    f"{exercise}: your written answer is still empty.",
+                    hint="Double-click the cell that says YOUR ANSWER HERE, write your answer, "
+                    "press Shift+Enter and save; your instructor grades it by hand.",
+                )
+            return
 
 
 class needs_answers:  # noqa: N801 - used like a function: ``with needs_answers("exercise 2"):``
