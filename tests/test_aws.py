@@ -59,3 +59,25 @@ def test_real_aws_switch_uses_plain_boto3(monkeypatch):
     assert authlab.start_moto() is None
     client = aws_module.client("cognito-idp")
     assert client.meta.endpoint_url == "https://cognito-idp.eu-central-1.amazonaws.com"
+
+
+def test_an_action_moto_lacks_is_one_sentence_and_one_hint(moto_server, caplog):
+    """A learner calling RevokeToken sees one line from the local AWS and one hint, no traceback."""
+    import logging
+
+    from botocore.exceptions import ClientError
+
+    from authlab.course.feedback import hint_for
+
+    cognito = moto_server.client("cognito-idp")
+    with caplog.at_level(logging.ERROR, logger="werkzeug"), pytest.raises(ClientError) as error:
+        cognito.revoke_token(Token="a-refresh-token", ClientId="a-client")
+    lines = [r.getMessage() for r in caplog.records if r.name == "werkzeug"]
+    assert lines == [
+        "local AWS (moto): The revoke_token action has not been implemented: "
+        "AWS has it, this stand-in does not."
+    ]  # once, whatever boto3's retries
+    assert not any(r.exc_info for r in caplog.records if r.name == "werkzeug")
+    assert "does not implement it" in hint_for(error.value) and "RevokeToken" in hint_for(
+        error.value
+    )

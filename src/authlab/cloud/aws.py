@@ -38,6 +38,7 @@ __all__ = [
     "DEFAULT_REGION",
     "DUMMY_CREDENTIALS",
     "MotoServer",
+    "OneLineServerErrors",
     "client",
     "current_server",
     "real_aws",
@@ -61,6 +62,36 @@ _CLIENT_CONFIG = Config(retries={"max_attempts": 1, "mode": "standard"}, connect
 def real_aws() -> bool:
     """True when ``AUTHLAB_AWS=real``: clients go to real AWS, not to moto."""
     return os.environ.get("AUTHLAB_AWS", "").strip().lower() == "real"
+
+
+class OneLineServerErrors(logging.Filter):
+    """moto's server logs a whole traceback into the notebook for each action it lacks (and
+    again for each of boto3's retries): a learner gets one sentence, once, instead."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last = ""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Turn a logged exception into one line; drop an immediate repeat of the same line."""
+        if record.exc_info and record.exc_info[1] is not None:
+            error = record.exc_info[1]
+            last = f"{type(error).__name__}: {error}"
+        else:
+            message = record.getMessage()
+            if "Traceback (most recent call last)" not in message:
+                return True
+            last = message.strip().splitlines()[-1]  # werkzeug writes the traceback as text
+        kind, _, detail = last.partition(": ")
+        if kind == "NotImplementedError":
+            text = f"local AWS (moto): {detail}: AWS has it, this stand-in does not."
+        else:
+            text = f"local AWS (moto) failed: {last}"
+        record.msg, record.args, record.exc_info, record.exc_text = text, (), None, None
+        if text == self._last:
+            return False
+        self._last = text
+        return True
 
 
 class MotoServer:
@@ -91,7 +122,10 @@ class MotoServer:
                     "moto's server mode is not installed.",
                     hint="Run 'make lab' (or pip install 'moto[server]') to install it.",
                 ) from exc
-            logging.getLogger("werkzeug").setLevel(logging.ERROR)  # no line per request
+            werkzeug = logging.getLogger("werkzeug")
+            werkzeug.setLevel(logging.ERROR)  # no line per request
+            if not any(isinstance(f, OneLineServerErrors) for f in werkzeug.filters):
+                werkzeug.addFilter(OneLineServerErrors())
             # Never the default 0.0.0.0: the local AWS must not be reachable from outside.
             server = ThreadedMotoServer(
                 ip_address="127.0.0.1", port=self._requested_port, verbose=False

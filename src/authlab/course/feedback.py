@@ -355,6 +355,13 @@ def hint_for(error: BaseException) -> str | None:
         code = response.get("Error", {}).get("Code", "")
         if code in _AWS_HINTS:
             return _AWS_HINTS[code]
+        if response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 500:
+            operation = getattr(error, "operation_name", "this call")
+            return (
+                f"The local AWS (moto) failed on {operation}, most likely because it does not "
+                "implement it (the line printed above says). AWS has it; the notebook shows "
+                "what to use here instead."
+            )
     for cls in type(error).__mro__:
         if cls.__name__ in _NAME_HINTS:
             return _NAME_HINTS[cls.__name__]
