@@ -116,7 +116,8 @@ make lab    # the first time: creates .venv and installs the course (a few minut
 ```
 
 `make lab` opens `notebooks/00-start-here/00-start-here.ipynb`. Work through the numbered notebooks
-in order; each takes 10 to 25 minutes and runs top to bottom on its own:
+in order; each runs top to bottom on its own and states its time at the top (35 to 55 minutes
+for reading, code and exercises; about 9 hours in all):
 
 {table}
 
