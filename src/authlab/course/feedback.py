@@ -92,9 +92,7 @@ def check_raises(
     except NotImplementedError:
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the learner
-        where = learner_frame(exc.__traceback__)
-        place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
+        first, place = _in_one_line(exc)
         raise CheckFailed(
             f"{what}: expected {names}, but {_error_name(exc)} was raised: {first}{place}",
             hint=hint or "",
@@ -146,6 +144,15 @@ def learner_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
     return found
 
 
+def _in_one_line(error: BaseException) -> tuple[str, str]:
+    """The first line of ``error``'s message, and where in the learner's code it was raised
+    (`` (your code, line N: source)``, or ``""`` when no learner frame is in its traceback)."""
+    first = (str(error).strip().splitlines() or [""])[0][:160]
+    where = learner_frame(error.__traceback__)
+    place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
+    return first, place
+
+
 def call(
     func: Callable[..., Any],
     *args: Any,
@@ -166,9 +173,7 @@ def call(
         raise
     except Exception as exc:  # noqa: BLE001 - reported to the learner as one failed check
         label = what or f"{getattr(func, '__name__', 'your function')}(...)"
-        first = (str(exc).strip().splitlines() or [""])[0][:160]
-        where = learner_frame(exc.__traceback__)
-        place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
+        first, place = _in_one_line(exc)
         raise CheckFailed(
             f"{label} raised {_error_name(exc)}{': ' + first if first else ''}{place}.",
             hint=hint or hint_for(exc) or "",
