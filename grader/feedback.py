@@ -2,7 +2,8 @@
 
 The page goes exercise by exercise: the student's own answer cells (what they wrote, and
 the manual grader's comment on it), then each check of the exercise with its points, the
-outcome and the message: the exception's name and text and what the cell printed, never a
+outcome and the message: the verdict of the grader's judge (:mod:`grader.judge`), or the
+exception's name and text, never what the student's code printed during a test, never a
 traceback and never a line of the cell's source, so hidden tests stay hidden (nbgrader's
 own feedback shows them: its issue #917). When a cell also ran hidden checks the page says
 so. A partly credited cell says "2 of 3 points"; a written answer shows its grade and the
@@ -59,7 +60,9 @@ def _message(cell) -> str:
                 value = "an answer this check needs is not written yet"
             parts.append(f"{name}: {value}")
         elif out.get("output_type") == "stream":
-            parts.append(str(out.get("text", "")))
+            # What a test printed: only the course's own "visible checks passed" line is
+            # kept; anything else may come from the student's code, called by the test.
+            parts += _VISIBLE_PASSED.findall(str(out.get("text", "")))
     text = _ANSI.sub("", "\n".join(p.rstrip() for p in parts if p.strip()))
     return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "\n…"
 

@@ -22,7 +22,16 @@ from pathlib import Path
 
 import nbformat
 
-__all__ = ["AssignmentSpec", "Check", "NotebookSpec", "check_notebook", "notebook_spec"]
+from .judge import judge_script
+
+__all__ = [
+    "AssignmentSpec",
+    "Check",
+    "NotebookSpec",
+    "check_notebook",
+    "judged",
+    "notebook_spec",
+]
 
 
 @dataclass
@@ -36,6 +45,7 @@ class NotebookSpec:
     code_cells: int = 0
     order: list[tuple[str, str]] = field(default_factory=list)  # released (cell id, grade_id)
     released: dict[str, dict] = field(default_factory=dict)  # grade_id -> released graded cell
+    judge: dict | None = None  # the judge script (grader.judge.JudgeScript.to_dict()), if judged
 
 
 @dataclass
@@ -101,7 +111,17 @@ def notebook_spec(released: Path, source: Path) -> NotebookSpec:
         code_cells=sum(1 for c in src.cells if c.cell_type == "code"),
         order=order,
         released=released,
+        judge=judge_script(src).to_dict() if judged(src) else None,
     )
+
+
+def judged(nb) -> bool:
+    """Whether a source notebook's graded tests run in the judge (:mod:`grader.judge`).
+
+    A notebook opts in with ``{"grader": {"judge": true}}`` in its metadata, once its tests
+    only reach the learner's work through the names its answer cells define.
+    """
+    return bool((nb.metadata.get("grader") or {}).get("judge"))
 
 
 def _restore(nb, own: NotebookSpec, missing: list[str]) -> None:

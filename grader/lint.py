@@ -8,11 +8,17 @@ Checked for each source notebook and its student version:
 * each ``## Exercise N: ... (P points)`` heading equals the points in the metadata of
   that exercise's cells, and every graded cell belongs to a headed exercise;
 * the notebook opens with its objectives and minutes and closes with what comes next;
-* the student version holds no solution, no hidden test and no marker of either.
+* the student version holds no solution, no hidden test and no marker of either;
+* in a notebook graded by the judge (:mod:`grader.judge`), every name a test cell reads is
+  defined by a lesson cell, an answer cell or an earlier test cell of the source, so the
+  test runs in the judge, which has the instructor's lessons and only the learner's
+  answers (a test reading what the learner's kernel alone holds would fail there).
 """
 
 from __future__ import annotations
 
+import ast
+import builtins
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,7 +27,7 @@ import nbformat
 
 from .course import Course
 
-__all__ = ["Problem", "lint_course", "lint_notebook", "lint_release"]
+__all__ = ["Problem", "judge_problems", "lint_course", "lint_notebook", "lint_release"]
 
 GRADE_ID_RE = re.compile(r"^ex(\d+)_[a-z0-9]+(?:_[a-z0-9]+)*$")
 HEADING_RE = re.compile(
@@ -126,6 +132,63 @@ def lint_notebook(path: Path) -> list[Problem]:
     return problems
 
 
+_SHELL_NAMES = {"get_ipython", "display", "In", "Out", "exit", "quit"}
+
+
+def _names(source: str) -> tuple[set[str], set[str]]:
+    """``(names a cell defines, names it reads)``; IPython magics are ignored."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    tree = ast.parse(TransformerManager().transform_cell(source))
+    defined: set[str] = set()
+    read: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            (read if isinstance(node.ctx, ast.Load) else defined).add(node.id)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            defined.add(node.name)
+        elif isinstance(node, ast.alias):
+            defined.add((node.asname or node.name).split(".")[0])
+        elif isinstance(node, ast.arg):
+            defined.add(node.arg)
+        elif isinstance(node, ast.ExceptHandler) and node.name:
+            defined.add(node.name)
+    return defined, read
+
+
+def judge_problems(path: Path) -> list[Problem]:
+    """Test cells of a judged source notebook that read a name the judge would not have."""
+    from .integrity import judged
+
+    nb = nbformat.read(path, as_version=4)
+    if not judged(nb):
+        return []
+    known = set(dir(builtins)) | _SHELL_NAMES
+    problems = []
+    for cell in nb.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = cell.metadata.get("nbgrader", {})
+        try:
+            defined, read = _names(cell.source)
+        except SyntaxError as exc:
+            problems.append(Problem(path, f"does not parse: {exc}", str(cell.get("id", ""))))
+            continue
+        if meta.get("grade") and not meta.get("solution"):
+            missing = sorted(read - defined - known)
+            if missing:
+                problems.append(
+                    Problem(
+                        path,
+                        f"the judge cannot run this test: {', '.join(missing)} not defined by a "
+                        "lesson, an answer or an earlier test",
+                        str(cell.get("id", "")),
+                    )
+                )
+        known |= defined
+    return problems
+
+
 def lint_release(source: Path, student: Path) -> list[Problem]:
     """Problems in a student notebook compared with its source: leaked solutions or tests."""
     problems: list[Problem] = []
@@ -163,6 +226,7 @@ def lint_course(course: Course) -> list[Problem]:
             if source.stem != assignment:
                 problems.append(Problem(source, "the notebook must be named like its folder"))
             problems.extend(lint_notebook(source))
+            problems.extend(judge_problems(source))
             if student.is_file():
                 problems.extend(lint_notebook(student))
             problems.extend(lint_release(source, student))

@@ -82,6 +82,9 @@ class JobResult:
 
 def _failure_reason(log: str) -> str:
     """The most telling line of nbgrader's log for a submission it could not grade."""
+    judge = re.search(r"JudgeFailed: (.*)", log)
+    if judge:
+        return f"the grader's judge failed: {judge.group(1)[:250]}"
     if "DeadKernelError" in log or "Kernel died" in log:
         return (
             "the kernel died while running the notebook (os._exit, a crash, or the memory "
@@ -106,7 +109,7 @@ def _failure_reason(log: str) -> str:
 def _config(job: Job, root: Path, db: Path, home: Path):
     from traitlets.config import Config
 
-    from .sandbox import SandboxExecute
+    from .judged_execute import JudgedExecute
 
     config = Config(job.config)
     course = config.CourseDirectory
@@ -122,8 +125,11 @@ def _config(job: Job, root: Path, db: Path, home: Path):
 
     chain = list(Autograde.class_traits()["autograde_preprocessors"].default())
     config.Autograde.autograde_preprocessors = [
-        SandboxExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
+        JudgedExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
     ]
+    config.JudgedExecute.scripts = {
+        name: nb.judge for name, nb in job.spec.notebooks.items() if nb.judge
+    }
     config.Application.log_level = "WARNING"
     return config
 

@@ -148,6 +148,11 @@ def _in_one_line(error: BaseException) -> tuple[str, str]:
     """The first line of ``error``'s message, and where in the learner's code it was raised
     (`` (your code, line N: source)``, or ``""`` when no learner frame is in its traceback)."""
     first = (str(error).strip().splitlines() or [""])[0][:160]
+    reported = getattr(
+        error, "learner_where", None
+    )  # raised in the learner's kernel, seen by the grader's judge
+    if isinstance(reported, str):
+        return first, reported
     where = learner_frame(error.__traceback__)
     place = f" (your code, line {where[1]}: {where[2]})" if where and where[2] else ""
     return first, place

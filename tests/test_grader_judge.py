@@ -1,0 +1,223 @@
+"""The judge: graded tests run outside the learner's kernel, which only ever sends back data.
+
+The batch (tests/fixtures/cheats.py) grades cheats beside honest samples; the unit tests
+below it check how the judge reads what a kernel sends.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+import nbformat
+import pytest
+
+from grader.autograde import autograde
+from grader.feedback import write_feedback
+from grader.judge import (
+    JudgeError,
+    JudgeScript,
+    RemoteFunction,
+    RemoteRaised,
+    decode,
+    judge_script,
+    rebuild_exception,
+)
+from grader.lint import lint_course
+from grader.probe import encode
+
+from .conftest import COURSE
+from .fixtures.cheats import build
+
+_HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """``(rows by "student/assignment", expected scores, work folder)``, graded once."""
+    submissions = tmp_path_factory.mktemp("cheats")
+    expected = build(COURSE, submissions)
+    work = tmp_path_factory.mktemp("cheats-work")
+    rows = autograde(COURSE, submissions, workdir=work, jobs=2, timeout=20)
+    return {f"{r.student_id}/{r.assignment}": r for r in rows}, expected, work
+
+
+def _hidden_lines(assignment: str) -> list[str]:
+    """The distinctive lines of an assignment's hidden tests."""
+    source = COURSE.source_notebook(assignment).read_text(encoding="utf-8")
+    nb = nbformat.reads(source, as_version=4)
+    lines = []
+    for cell in nb.cells:
+        for block in _HIDDEN_BLOCK.findall(cell.source):
+            lines += [line.strip() for line in block.splitlines() if len(line.strip()) > 30]
+    return lines
+
+
+@pytest.mark.notebooks
+def test_cheats_score_only_what_they_answer_and_honest_grades_hold(batch):
+    rows, expected, _ = batch
+    got = {key: (rows[key].status, rows[key].score) for key in expected}
+    assert got == {key: ("graded", score) for key, score in expected.items()}
+
+
+@pytest.mark.notebooks
+def test_no_hidden_test_reaches_the_kernel_the_notebook_or_the_feedback(batch):
+    rows, expected, work = batch
+    pages = write_feedback(work)
+    assert pages
+    texts = {str(page): page.read_text(encoding="utf-8") for page in pages}
+    for path in (work / "autograded").glob("*/*/*.ipynb"):
+        nb = nbformat.read(path, as_version=4)
+        texts[str(path)] = json.dumps([cell.get("outputs", []) for cell in nb.cells])
+    for assignment in {key.split("/")[1] for key in expected}:
+        hidden = _hidden_lines(assignment)
+        assert hidden
+        for where, text in texts.items():
+            if f"/{assignment}" not in where:
+                continue
+            assert "BEGIN HIDDEN" not in text, where
+            leaked = [line for line in hidden if line in text]
+            assert not leaked, (where, leaked[:3])
+    spy_page = next(t for w, t in texts.items() if "/spy/" in w and w.endswith(".html"))
+    assert "SPY [" not in spy_page  # what the answer printed during the tests is never shown
+
+
+@pytest.mark.notebooks
+def test_a_failed_check_names_the_judges_reason(batch):
+    _, _, work = batch
+    nb = nbformat.read(
+        work
+        / "autograded"
+        / "raise-after-ok"
+        / "01-sessions-vs-tokens"
+        / "01-sessions-vs-tokens.ipynb",
+        as_version=4,
+    )
+    test = next(c for c in nb.cells if c.get("id") == "ex1_test_issue_token")
+    assert test.outputs[-1].output_type == "error"
+    assert "RuntimeError: after ok" in test.outputs[-1].evalue
+
+
+def test_judged_notebooks_are_the_ones_whose_tests_reach_only_answers():
+    judged = {
+        path.parent.name
+        for path in COURSE.source_dir.glob("*/*.ipynb")
+        if (nbformat.read(path, as_version=4).metadata.get("grader") or {}).get("judge")
+    }
+    assert {"01-sessions-vs-tokens", "02-jwt-anatomy", "03-breaking-jwts"} <= judged
+    assert not [p for p in lint_course(COURSE) if "judge" in p.message]
+
+
+def test_the_script_binds_the_names_an_answer_defines():
+    nb = nbformat.read(COURSE.source_notebook("02-jwt-anatomy"), as_version=4)
+    script = judge_script(nb)
+    assert script.answer_names[:3] == ["b64url_encode", "b64url_decode", "read_token"]
+    assert all("### BEGIN SOLUTION" not in s.source for s in script.steps if s.kind == "lesson")
+    assert JudgeScript.from_dict(json.loads(json.dumps(script.to_dict()))) == script
+    assert [t.grade_id for t in script.tests][:2] == ["ex1_test_base64url", "ex1_test_read_token"]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        True,
+        3,
+        -2.5,
+        "é",
+        b"\x00\xff",
+        (1, [2, {"a": b"x"}]),
+        {1: "one", "$x": 2},
+        {1, 2},
+        float("inf"),
+    ],
+)
+def test_data_survives_the_round_trip(value):
+    assert decode(json.loads(json.dumps(encode(value)))) == value
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"$pickle": "gASVAAAAAA=="},
+        {"$bytes": "not base64!"},
+        {"$bytes": "AA==", "other": 1},
+        {"$map": [[[1], 2]]},
+        {"$float": "1e999"},
+        float("nan"),
+        json.loads("[" * 40 + "]" * 40),
+    ],
+)
+def test_anything_else_is_refused(data):
+    with pytest.raises(ValueError):
+        decode(data)
+
+
+def test_an_object_the_judge_cannot_read_is_named():
+    with pytest.raises(TypeError, match="socket"):
+        encode(__import__("socket").socket())
+
+
+def test_a_learners_exception_is_rebuilt_as_the_class_the_test_expects():
+    from authlab.errors import ClaimError, TokenError
+
+    exc = rebuild_exception(
+        {
+            "types": ["__main__:MyClaimError", "authlab.errors:ClaimError", "builtins:Exception"],
+            "message": "sub is empty",
+            "attrs": {"claim": "sub", "_secret": "x", "message": "sub is empty", "hint": ""},
+            "where": "line 3: raise MyClaimError(...)",
+        }
+    )
+    assert isinstance(exc, ClaimError) and isinstance(exc, TokenError)
+    assert isinstance(exc, RemoteRaised) and type(exc).__name__ == "MyClaimError"
+    assert exc.claim == "sub" and not hasattr(exc, "_secret")
+    assert str(exc) == "sub is empty" and "line 3" in exc.learner_where
+
+
+@pytest.mark.parametrize(
+    "types",
+    [
+        ["builtins:SystemExit"],
+        ["builtins:KeyboardInterrupt"],
+        ["os:system"],
+        ["some_module_never_imported:Boom"],
+    ],
+)
+def test_a_learner_cannot_raise_what_would_stop_the_judge(types):
+    exc = rebuild_exception({"types": types, "message": "stop"})
+    assert isinstance(exc, Exception) and isinstance(exc, RemoteRaised)
+    assert "some_module_never_imported" not in __import__("sys").modules
+
+
+def test_arguments_that_cannot_reach_the_kernel_are_a_clear_test_bug():
+    class Link:
+        def request(self, *args, **kwargs):
+            raise AssertionError("never sent")
+
+    with pytest.raises(JudgeError, match="bug in the test"):
+        RemoteFunction("issue_token", Link())(lambda: 1)
+
+
+def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
+    from grader.lint import judge_problems
+
+    nb = nbformat.v4.new_notebook(metadata={"grader": {"judge": True}})
+    lesson = nbformat.v4.new_code_cell("%matplotlib inline\nimport json\nLIMIT = 3")
+    answer = nbformat.v4.new_code_cell("def f(x):\n    return x")
+    answer.metadata["nbgrader"] = {"solution": True, "grade": False, "grade_id": "ex1_f"}
+    test = nbformat.v4.new_code_cell(
+        '"""Checks f."""\nassert f(LIMIT) == json.loads("3")\nseen_only_in_kernel'
+    )
+    test.metadata["nbgrader"] = {
+        "grade": True,
+        "solution": False,
+        "grade_id": "ex1_test_f",
+        "points": 1,
+    }
+    nb.cells = [lesson, answer, test]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    problems = judge_problems(path)
+    assert [p.cell for p in problems] == [test.id]
+    assert "seen_only_in_kernel" in problems[0].message and "LIMIT" not in problems[0].message
