@@ -30,8 +30,10 @@ import math
 import os
 import pickle
 import secrets
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -82,6 +84,11 @@ class JudgeScript:
     """The instructor's notebook reduced to what the judge replays (plain data)."""
 
     steps: list[JudgeStep]
+    shared: list[str] = field(default_factory=list)
+    """Lesson names whose values the judge gives the learner's kernel before each test: the
+    configuration an answer runs with (the issuer and keys it trusts, the ids of the user
+    pool it signs in to), as a deployment would set it. Values go in as pickles; they are
+    the judge's own, so the answers are tested against the state the tests see."""
 
     @property
     def tests(self) -> list[JudgeStep]:
@@ -95,12 +102,12 @@ class JudgeScript:
 
     def to_dict(self) -> dict:
         """The script as JSON-ready data."""
-        return {"steps": [asdict(step) for step in self.steps]}
+        return {"steps": [asdict(step) for step in self.steps], "shared": list(self.shared)}
 
     @classmethod
     def from_dict(cls, data: dict) -> JudgeScript:
         """The script from :meth:`to_dict`'s data."""
-        return cls([JudgeStep(**step) for step in data["steps"]])
+        return cls([JudgeStep(**step) for step in data["steps"]], list(data.get("shared", [])))
 
 
 @dataclass
@@ -146,7 +153,8 @@ def judge_script(nb: Any) -> JudgeScript:
             )
         elif cell.source.strip():
             steps.append(JudgeStep("lesson", source=cell.source))
-    return JudgeScript(steps)
+    shared = (nb.metadata.get("grader") or {}).get("share") or []
+    return JudgeScript(steps, [str(name) for name in shared])
 
 
 def _strip_markers(source: str) -> str:
@@ -493,6 +501,10 @@ def run_script(
                 first = (str(error).strip().splitlines() or [""])[0]
                 lesson_errors.append(f"{type(error).__name__}: {first}"[:300])
         elif step.points > 0:
+            problem = _share(shell.user_ns, script.shared, link)
+            if problem:
+                verdicts.append(Verdict(step.grade_id, False, problem))
+                continue
             printed = io.StringIO()
             with contextlib.redirect_stdout(printed):
                 result = shell.run_cell(step.source, store_history=False, silent=True)
@@ -503,6 +515,22 @@ def run_script(
                 visible = VISIBLE_PASSED in printed.getvalue()
                 verdicts.append(Verdict(step.grade_id, False, _message(error, answers), visible))
     return verdicts
+
+
+def _share(ns: dict, names: list[str], link: KernelLink) -> str:
+    """Give the kernel the judge's values of ``names``; ``""`` or what went wrong."""
+    if not names:
+        return ""
+    values = {name: ns[name] for name in names if name in ns}
+    try:
+        packed = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
+    except (pickle.PicklingError, TypeError, AttributeError) as exc:
+        return f"the grader could not share {', '.join(values)} with your kernel ({exc}): tell your instructor"
+    try:
+        link.request("set", values=base64.b64encode(packed).decode("ascii"))
+    except JudgeError as exc:
+        return str(exc)
+    return ""
 
 
 def _bind(ns: dict, name: str, kind: str, link: KernelLink) -> None:
@@ -528,6 +556,25 @@ def _bind(ns: dict, name: str, kind: str, link: KernelLink) -> None:
 # -- the judge as a process --------------------------------------------------------------------
 
 
+PRELOAD = (
+    "IPython.core.interactiveshell",
+    "jupyter_client.blocking",
+    "authlab",
+    "authlab.course.feedback",
+    "authlab.cloud.gateway",
+    "authlab.cloud.idp",
+    "jwt",
+    "requests",
+    "boto3",
+    "botocore.session",
+    "moto.server",
+    "matplotlib.pyplot",
+)
+"""Modules the warm judge imports once per worker, before it forks a judge per notebook."""
+
+_server: subprocess.Popen | None = None
+
+
 def judge_notebook(
     script: JudgeScript,
     connection: dict,
@@ -536,11 +583,14 @@ def judge_notebook(
     limit: float,
     lesson_errors: list[str] | None = None,
 ) -> list[Verdict]:
-    """Run the judge in its own process against the kernel at ``connection``.
+    """Judge one notebook against the kernel at ``connection``, in a process of its own.
 
-    ``timeout`` bounds each call into the learner's kernel; ``limit`` the whole judge. The
-    errors of lesson cells in the judge are appended to ``lesson_errors``. Raises
-    :class:`JudgeError` if the judge itself fails (not a verdict: a grader problem).
+    The process is forked from a warm judge (:func:`serve`) that has imported
+    :data:`PRELOAD` once for this worker; where ``fork`` is missing it is a fresh
+    ``python -m grader.judge``. ``timeout`` bounds each call into the learner's kernel;
+    ``limit`` the whole judge. The errors of lesson cells in the judge are appended to
+    ``lesson_errors``. Raises :class:`JudgeError` if the judge itself fails (not a verdict:
+    a grader problem).
     """
     request = {
         "script": script.to_dict(),
@@ -549,6 +599,18 @@ def judge_notebook(
         },
         "timeout": timeout,
     }
+    line = _ask_server(request, limit) if hasattr(os, "fork") else _ask_process(request, limit)
+    try:
+        found = json.loads(line)
+        verdicts = [Verdict(**verdict) for verdict in found["verdicts"]]
+    except (ValueError, KeyError, TypeError):
+        raise JudgeError(f"the judge failed: {line[-200:] or 'no output'}") from None
+    if lesson_errors is not None:
+        lesson_errors += [str(e) for e in found.get("lesson_errors", [])]
+    return verdicts
+
+
+def _ask_process(request: dict, limit: float) -> str:
     try:
         done = subprocess.run(
             [sys.executable, "-m", "grader.judge"],
@@ -560,33 +622,121 @@ def judge_notebook(
     except subprocess.TimeoutExpired:
         raise JudgeError(f"the judge did not finish within {limit:g} s") from None
     lines = done.stdout.decode(errors="replace").strip().splitlines()
-    try:
-        found = json.loads(lines[-1])
-        verdicts = [Verdict(**verdict) for verdict in found["verdicts"]]
-    except (IndexError, ValueError, KeyError, TypeError):
+    if not lines:
         tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
-        raise JudgeError(f"the judge failed (exit {done.returncode}): {tail[0][:200]}") from None
-    if lesson_errors is not None:
-        lesson_errors += [str(e) for e in found.get("lesson_errors", [])]
-    return verdicts
+        return f"exit {done.returncode}: {tail[0][:200]}"
+    return lines[-1]
 
 
-def main() -> int:
-    """``python -m grader.judge``: a request on stdin, ``{"verdicts": [...]}`` on stdout."""
-    request = json.loads(sys.stdin.buffer.read())
-    out = os.dup(1)
-    with open(os.devnull, "w") as null:  # noqa: PTH123 - a file descriptor is needed
-        os.dup2(null.fileno(), 1)
-        sys.stdout = io.TextIOWrapper(os.fdopen(os.dup(1), "wb"), write_through=True)
+def _ask_server(request: dict, limit: float) -> str:
+    """One request to this worker's warm judge; it is restarted if it died or timed out."""
+    import selectors
+
+    global _server
+    if _server is None or _server.poll() is not None:
+        _server = subprocess.Popen(
+            [sys.executable, "-m", "grader.judge", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=tempfile.gettempdir(),  # the worker's own folder is a scratch one, soon gone
+        )
+    server = _server
+    try:
+        server.stdin.write(json.dumps(request).encode() + b"\n")
+        server.stdin.flush()
+    except OSError:
+        _stop_server()
+        raise JudgeError("the judge could not be started") from None
+    deadline = time.monotonic() + limit
+    received = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.stdout, selectors.EVENT_READ)
+        while not received.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(timeout=left):
+                _stop_server()
+                raise JudgeError(f"the judge did not finish within {limit:g} s")
+            chunk = os.read(server.stdout.fileno(), 1 << 20)
+            if not chunk:
+                _stop_server()
+                return received.decode(errors="replace") or "the judge stopped"
+            received += chunk
+    return received.decode(errors="replace").strip()
+
+
+def _stop_server() -> None:
+    global _server
+    if _server is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(_server.pid, 9)
+        with contextlib.suppress(Exception):
+            _server.wait(timeout=5)
+    _server = None
+
+
+def _judge(request: dict) -> str:
+    """Judge one request in this process; the reply line (``{"verdicts": ...}``)."""
     link = KernelLink(request["connection"], float(request["timeout"]))
     lesson_errors: list[str] = []
     try:
         verdicts = run_script(JudgeScript.from_dict(request["script"]), link, lesson_errors)
     finally:
         link.close()
-    with os.fdopen(out, "w") as real:
-        found = {"verdicts": [asdict(v) for v in verdicts], "lesson_errors": lesson_errors}
-        real.write(json.dumps(found) + "\n")
+    return json.dumps({"verdicts": [asdict(v) for v in verdicts], "lesson_errors": lesson_errors})
+
+
+def _quiet() -> int:
+    """Send this process's output to /dev/null; return a descriptor of the real stdout."""
+    out = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    sys.stdout = io.TextIOWrapper(os.fdopen(os.dup(1), "wb"), write_through=True)
+    return out
+
+
+def serve() -> None:
+    """The warm judge: import :data:`PRELOAD`, then fork one judge per request line."""
+    import gc
+    import importlib
+
+    out = _quiet()
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    gc.collect()
+    gc.freeze()
+    for line in sys.stdin.buffer:
+        scratch = tempfile.mkdtemp(prefix="judge-")  # the lessons' working folder
+        child = os.fork()
+        if child == 0:
+            try:
+                os.chdir(scratch)
+                reply = _judge(json.loads(line))
+            except BaseException as exc:  # noqa: BLE001 - reported, then the child exits
+                reply = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
+            os.write(out, reply.encode() + b"\n")
+            os._exit(0)
+        _, status = os.waitpid(child, 0)
+        if status != 0:
+            os.write(out, b"the judge process crashed\n")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> int:
+    """``python -m grader.judge``: a request on stdin, the reply line on stdout.
+
+    With ``--serve``, the warm judge of :func:`serve` (one request per line, forever).
+    """
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return 0
+    request = json.loads(sys.stdin.buffer.read())
+    out = _quiet()
+    reply = _judge(request)
+    os.write(out, reply.encode() + b"\n")
     return 0
 
 

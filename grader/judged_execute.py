@@ -72,7 +72,7 @@ class JudgedExecute(SandboxExecute):
                 lesson_errors=lesson_errors,
             )
         except JudgeError as exc:
-            raise JudgeFailed(f"JudgeFailed: {exc}") from None
+            raise JudgeFailed(str(exc)) from None
         for error in lesson_errors:
             self.log.warning("a lesson cell failed in the judge (a course problem): %s", error)
         found = {verdict.grade_id: verdict for verdict in verdicts}

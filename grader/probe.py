@@ -12,6 +12,9 @@ A request is a JSON object:
 * ``{"op": "describe", "names": [...]}``: for each name, ``"callable"``, ``"value"`` or
   ``"missing"``;
 * ``{"op": "get", "name": N}``: the value of ``N``, encoded;
+* ``{"op": "set", "values": <base64 pickle of a dict>}``: give the kernel the judge's values
+  of the lesson names the notebook shares (its deployment's configuration, such as the
+  issuer and keys an answer verifies tokens with);
 * ``{"op": "call", "name": N, "args": <base64 pickle of (args, kwargs)>}``: call ``N`` with
   the judge's arguments (pickled by the judge: unpickling happens here, in the sandbox, so it
   trusts only the judge); the reply holds the result, encoded, and the arguments after the
@@ -132,6 +135,10 @@ def answer(ns, request):
             else:
                 kinds[name] = "callable" if callable(ns[name]) else "value"
         return {"kinds": kinds}
+    if op == "set":
+        values = pickle.loads(base64.b64decode(request["values"]))  # noqa: S301 - from the judge
+        ns.update(values)
+        return {"set": sorted(values)}
     if op == "get":
         try:
             return {"value": encode(ns[request["name"]])}

@@ -82,9 +82,9 @@ class JobResult:
 
 def _failure_reason(log: str) -> str:
     """The most telling line of nbgrader's log for a submission it could not grade."""
-    judge = re.search(r"JudgeFailed: (.*)", log)
-    if judge:
-        return f"the grader's judge failed: {judge.group(1)[:250]}"
+    judged = re.findall(r"^\S*JudgeFailed: (.*)$", log, re.MULTILINE)
+    if judged:
+        return f"the grader's judge failed: {judged[-1][:250]}"
     if "DeadKernelError" in log or "Kernel died" in log:
         return (
             "the kernel died while running the notebook (os._exit, a crash, or the memory "

@@ -22,6 +22,7 @@ cannot turn the verifier into a crawler (awslabs/aws-jwt-verify does the same).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from collections.abc import Callable, Iterable, Mapping
@@ -31,6 +32,11 @@ from typing import Any
 
 import requests
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+from cryptography.hazmat.primitives.serialization import (
+    Encoding,
+    PublicFormat,
+    load_pem_public_key,
+)
 from jwt.algorithms import get_default_algorithms
 from jwt.api_jwk import PyJWK
 
@@ -208,6 +214,46 @@ class KeySet:
         self._fetcher: Fetcher = _requests_fetcher
         self._fetched_at: float | None = None
         self._set_keys(keys)
+
+    def __getstate__(self) -> dict[str, Any]:
+        """The key set as it can cross to another process (a grader's, a worker's).
+
+        A key set built :meth:`from_url` is downloaded first if it never was, so the copy
+        holds the keys; a custom ``fetcher`` stays behind (the copy uses HTTP again).
+        """
+        if self.url is not None and self._fetched_at is None:
+            with contextlib.suppress(KeySetError):
+                self._ensure_fresh()
+        state = self.__dict__.copy()
+        del state["_lock"]
+        if state["_fetcher"] is not _requests_fetcher:
+            state["_fetcher"] = _requests_fetcher
+        state["_keys"] = [  # key objects do not pickle: public keys travel as PEM
+            (
+                key.kid,
+                key.key
+                if isinstance(key.key, bytes)
+                else key.key.public_bytes(Encoding.PEM, PublicFormat.SubjectPublicKeyInfo),
+                sorted(key.algorithms),
+                dict(key.jwk),
+            )
+            for key in self._keys.values()
+        ]
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        keys = state.pop("_keys")
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+        self._keys = {
+            kid: TrustedKey(
+                kid,
+                key if set(algorithms) <= set(_HMAC_MIN_BYTES) else load_pem_public_key(key),
+                frozenset(algorithms),
+                jwk,
+            )
+            for kid, key, algorithms, jwk in keys
+        }
 
     # ------------------------------------------------------------------ constructors
 
