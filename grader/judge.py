@@ -2,70 +2,59 @@
 
 While a notebook is graded, the learner's code runs in its own sandboxed kernel; the graded
 test cells are never sent there (:mod:`grader.judged_execute`). Once the notebook has run,
-the judge (``python -m grader.judge``, a separate process that never runs learner code)
-replays the *instructor's* notebook, taken from the course's sources:
+the judge (a separate process that never runs learner code) replays the *instructor's*
+notebook, taken from the course's sources:
 
 * lesson cells run here, as the instructor wrote them (the learner's copies are ignored);
 * an answer cell is not run: each name the solution defines there is bound to the learner's
-  version, reached through the kernel. A function becomes a :class:`RemoteFunction` (its
-  arguments go in as a pickle made here, its result comes back as plain data, an exception
-  as its class names and message); a value is read once, as plain data;
+  version, reached through the kernel (:mod:`grader.link`). A function becomes a
+  :class:`~grader.link.RemoteObject` (its arguments go in as a pickle made here, its result
+  comes back as plain data, an exception as its class names and message); a value is read
+  once, as plain data;
+* before the learner's code runs, the kernel gets the judge's values of the lesson names the
+  notebook *shares* (its metadata ``grader.share``): the configuration an answer runs with,
+  as a deployment would set it. What cannot be copied (an AWS client) is lent: the learner's
+  code uses the judge's own object through the kernel's stdin channel, so its AWS calls reach
+  the judge's local AWS, whose state the tests then read;
 * test cells, visible and hidden, run here and give a :class:`Verdict` each: passed, or the
   failure's message. Output the learner's code prints during a test is never read.
 
-The learner's replies are decoded by :func:`decode`, which accepts only JSON with the tags of
-:mod:`grader.probe`, within size and depth limits. A hostile notebook can make its replies
-wrong or unreadable; it cannot make a test pass without answering inputs it never saw, see a
-hidden test, or reach the judge's memory.
+A hostile notebook can make its replies wrong or unreadable; it cannot make a test pass
+without answering inputs it never saw, see a hidden test, or reach the judge's memory.
 """
 
 from __future__ import annotations
 
 import ast
-import base64
 import contextlib
 import io
 import json
-import math
 import os
-import pickle
-import secrets
+import selectors
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
+from .link import JudgeError, KernelLink, RemoteObject, Unreadable
+from .wire import RemoteRaised
+
 __all__ = [
-    "MAX_REPLY_CHARS",
-    "JudgeError",
+    "PRELOAD",
+    "VISIBLE_PASSED",
     "JudgeScript",
     "JudgeStep",
-    "KernelLink",
-    "RemoteFunction",
-    "RemoteRaised",
     "Verdict",
-    "decode",
     "judge_notebook",
     "judge_script",
     "run_script",
 ]
 
-MAX_REPLY_CHARS = 8_000_000
-"""Characters of one reply from the learner's kernel the judge reads (more: unreadable)."""
-
-MAX_DEPTH = 32
 VISIBLE_PASSED = "Visible checks passed."
 """What :func:`authlab.course.feedback.passed` prints when a cell's visible checks pass."""
-_PROBE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
-_EXCEPTION_ROOTS = ("builtins", "authlab", "jwt", "botocore", "binascii", "json", "cryptography")
-
-
-class JudgeError(Exception):
-    """The judge could not get an answer from the learner's kernel (the message says why)."""
 
 
 @dataclass
@@ -87,8 +76,12 @@ class JudgeScript:
     shared: list[str] = field(default_factory=list)
     """Lesson names whose values the judge gives the learner's kernel before each test: the
     configuration an answer runs with (the issuer and keys it trusts, the ids of the user
-    pool it signs in to), as a deployment would set it. Values go in as pickles; they are
-    the judge's own, so the answers are tested against the state the tests see."""
+    pool it signs in to), as a deployment would set it. Values go in as pickles, or lent
+    when they cannot be copied; they are the judge's own, so the answers are tested against
+    the state the tests see."""
+    lend_types: list[str] = field(default_factory=list)
+    """Classes whose instances the judge lends rather than copies when a test hands one to
+    the learner's code (a token service that counts the refreshes it is asked for)."""
 
     @property
     def tests(self) -> list[JudgeStep]:
@@ -102,12 +95,20 @@ class JudgeScript:
 
     def to_dict(self) -> dict:
         """The script as JSON-ready data."""
-        return {"steps": [asdict(step) for step in self.steps], "shared": list(self.shared)}
+        return {
+            "steps": [asdict(step) for step in self.steps],
+            "shared": list(self.shared),
+            "lend_types": list(self.lend_types),
+        }
 
     @classmethod
     def from_dict(cls, data: dict) -> JudgeScript:
         """The script from :meth:`to_dict`'s data."""
-        return cls([JudgeStep(**step) for step in data["steps"]], list(data.get("shared", [])))
+        return cls(
+            [JudgeStep(**step) for step in data["steps"]],
+            list(data.get("shared", [])),
+            list(data.get("lend_types", [])),
+        )
 
 
 @dataclass
@@ -153,288 +154,13 @@ def judge_script(nb: Any) -> JudgeScript:
             )
         elif cell.source.strip():
             steps.append(JudgeStep("lesson", source=cell.source))
-    shared = (nb.metadata.get("grader") or {}).get("share") or []
-    return JudgeScript(steps, [str(name) for name in shared])
+    settings = nb.metadata.get("grader") or {}
+    shared = [str(name) for name in settings.get("share") or []]
+    return JudgeScript(steps, shared, [str(name) for name in settings.get("lend_types") or []])
 
 
 def _strip_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not line.strip().startswith("### "))
-
-
-# -- what comes back from the learner's kernel -------------------------------------------------
-
-
-def decode(data: Any, depth: int = 0) -> Any:
-    """A value sent by :func:`grader.probe.encode`, rebuilt; anything else raises ``ValueError``."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    if data is None or isinstance(data, bool | int | str):
-        return data
-    if isinstance(data, float):
-        if not math.isfinite(data):
-            raise ValueError("a number that is not finite, outside a $float tag")
-        return data
-    if isinstance(data, list):
-        return [decode(item, depth + 1) for item in data]
-    if not isinstance(data, dict):
-        raise ValueError(f"unexpected {type(data).__name__}")
-    tags = [key for key in data if key.startswith("$")]
-    if not tags:
-        return {key: decode(item, depth + 1) for key, item in data.items()}
-    if len(data) != 1:
-        raise ValueError("a tagged value with other keys")
-    tag, body = next(iter(data.items()))
-    if tag == "$bytes" and isinstance(body, str):
-        return base64.b64decode(body, validate=True)
-    if tag == "$tuple" and isinstance(body, list):
-        return tuple(decode(item, depth + 1) for item in body)
-    if tag == "$set" and isinstance(body, list):
-        return {_hashable(decode(item, depth + 1)) for item in body}
-    if tag == "$float" and body in ("nan", "inf", "-inf"):
-        return float(body)
-    if tag == "$map" and isinstance(body, list):
-        pairs = []
-        for pair in body:
-            if not (isinstance(pair, list) and len(pair) == 2):
-                raise ValueError("a $map entry that is not a [key, value] pair")
-            pairs.append((_hashable(decode(pair[0], depth + 1)), decode(pair[1], depth + 1)))
-        return dict(pairs)
-    if tag == "$jwk" and isinstance(body, dict):
-        import jwt
-
-        try:
-            return jwt.PyJWK(body).key
-        except jwt.PyJWKError as exc:
-            raise ValueError(f"a key that is not a valid JWK ({exc})") from None
-    raise ValueError(f"an unknown tag {tag!r}")
-
-
-def _hashable(value: Any) -> Any:
-    if isinstance(value, list | dict | set):
-        raise ValueError("an unhashable set member or dict key")
-    return value
-
-
-class RemoteRaised:
-    """Mixed into the rebuilt exception of a learner's function, raised in the judge.
-
-    The rebuilt exception is an instance of the most specific class of the original that the
-    judge knows (an :mod:`authlab` error, a built-in one …), so ``check_raises`` and
-    ``except`` clauses in tests work as they do in the learner's kernel. ``learner_where``
-    is the learner's own line that raised it, as the kernel reported it.
-    """
-
-    remote_message: str = ""
-    learner_where: str = ""
-
-    def __str__(self) -> str:
-        return self.remote_message
-
-
-def _known_class(entry: str) -> type[Exception] | None:
-    module, _, qualname = entry.partition(":")
-    if module.split(".")[0] not in _EXCEPTION_ROOTS or module not in sys.modules:
-        return None  # never imported on a learner's say-so: only classes already loaded here
-    found: Any = sys.modules[module]
-    for part in qualname.split("."):
-        found = getattr(found, part, None)
-    if isinstance(found, type) and issubclass(found, Exception) and found is not RemoteRaised:
-        return found
-    return None
-
-
-def rebuild_exception(info: dict) -> Exception:
-    """The learner's exception (:mod:`grader.probe`'s ``raised``) as an exception here."""
-    types = [str(t) for t in info.get("types", []) if isinstance(t, str)][:12] or [
-        "builtins:Exception"
-    ]
-    base: type[Exception] = Exception
-    for entry in types:
-        known = _known_class(entry)
-        if known is not None:
-            base = known
-            break
-    module, _, qualname = types[0].partition(":")
-    name = qualname.rsplit(".", 1)[-1][:80] or "Exception"
-    kind = type(name, (RemoteRaised, base), {"__module__": module[:80] or "builtins"})
-    exc = kind.__new__(kind)
-    message = str(info.get("message", ""))[:2000]
-    exc.args = (message,)
-    attrs = info.get("attrs") if isinstance(info.get("attrs"), dict) else {}
-    for key, value in list(attrs.items())[:20]:
-        if isinstance(key, str) and key.isidentifier() and not key.startswith("_"):
-            if value is None or isinstance(value, bool | int | float | str):
-                with contextlib.suppress(AttributeError, TypeError):
-                    setattr(exc, key, value)
-    if not hasattr(exc, "message"):
-        with contextlib.suppress(AttributeError, TypeError):
-            exc.message = message
-    if not hasattr(exc, "hint"):
-        with contextlib.suppress(AttributeError, TypeError):
-            exc.hint = ""
-    exc.remote_message = message
-    exc.learner_where = f" (your code, {info['where']})" if info.get("where") else ""
-    return exc
-
-
-# -- the link to the learner's kernel ----------------------------------------------------------
-
-
-class KernelLink:
-    """Requests to the learner's kernel over its own (sandboxed) connection."""
-
-    def __init__(self, connection: dict, timeout: float) -> None:
-        from jupyter_client.blocking import BlockingKernelClient
-
-        self.timeout = timeout
-        self.client = BlockingKernelClient()
-        self.client.load_connection_info(connection)
-        self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
-        self.dead: str | None = None
-
-    def close(self) -> None:
-        """Close the channels (the kernel itself is the worker's to stop)."""
-        with contextlib.suppress(Exception):
-            self.client.stop_channels()
-
-    def request(self, op: str, **fields: Any) -> dict:
-        """One request to :mod:`grader.probe` in the kernel, and its reply as JSON data."""
-        if self.dead:
-            raise JudgeError(self.dead)
-        var = f"_grader_reply_{secrets.token_hex(8)}"
-        payload = json.dumps({"op": op, **fields})
-        code = (
-            f"exec({_PROBE!r}, {{'__name__': 'grader_probe', '_user_ns': globals(), "
-            f"'_request': {payload!r}, '_var': {var!r}}})"
-        )
-        msg_id = self.client.execute(
-            code,
-            silent=True,
-            store_history=False,
-            user_expressions={"reply": f"globals().pop({var!r}, None)"},
-            allow_stdin=False,
-        )
-        deadline = time.monotonic() + self.timeout
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                self._give_up()
-                raise JudgeError(
-                    f"your code did not answer within {self.timeout:g} s (an endless loop, or "
-                    "waiting for something that never comes?)"
-                )
-            try:
-                reply = self.client.get_shell_msg(timeout=min(left, 1.0))
-            except Exception:  # noqa: BLE001 - queue.Empty: keep waiting until the deadline
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                return self._read(reply.get("content", {}))
-
-    def _give_up(self) -> None:
-        """Interrupt the kernel; if it does not recover, no further request is sent."""
-        with contextlib.suppress(Exception):
-            self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
-        self.dead = "the notebook's kernel stopped answering after an earlier call timed out"
-
-    @staticmethod
-    def _read(content: dict) -> dict:
-        if content.get("status") != "ok":
-            raise JudgeError(
-                "the grader's request failed in your kernel ("
-                f"{str(content.get('ename', 'error'))[:80]}): does the notebook change how "
-                "Python runs code?"
-            )
-        found = (content.get("user_expressions") or {}).get("reply") or {}
-        text = (found.get("data") or {}).get("text/plain", "")
-        if not isinstance(text, str) or len(text) > MAX_REPLY_CHARS + 100:
-            raise JudgeError("your kernel's reply was too large to read")
-        try:
-            raw = ast.literal_eval(text)
-            reply = json.loads(raw, parse_constant=_no_constant) if isinstance(raw, str) else None
-        except (ValueError, SyntaxError, RecursionError, MemoryError):
-            reply = None
-        if not isinstance(reply, dict):
-            raise JudgeError("your kernel's reply could not be read as data")
-        if "error" in reply:
-            raise JudgeError(f"the grader's request failed in your kernel: {reply['error']}"[:300])
-        return reply
-
-
-def _no_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
-
-
-class RemoteFunction:
-    """The learner's function ``name``, called in their kernel with the judge's arguments."""
-
-    def __init__(self, name: str, link: KernelLink) -> None:
-        self.__name__ = self.__qualname__ = name
-        self._link = link
-
-    def __repr__(self) -> str:
-        return f"<your function {self.__name__}>"
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        try:
-            packed = pickle.dumps((args, kwargs), protocol=pickle.HIGHEST_PROTOCOL)
-        except (pickle.PicklingError, TypeError, AttributeError) as exc:
-            raise JudgeError(
-                f"the test's arguments to {self.__name__} cannot be sent to your kernel ({exc}): "
-                "this is a bug in the test, tell your instructor"
-            ) from None
-        reply = self._link.request(
-            "call", name=self.__name__, args=base64.b64encode(packed).decode("ascii")
-        )
-        if "raised" in reply:
-            raise rebuild_exception(reply["raised"])
-        for index, after in (reply.get("after") or {}).items():
-            target = args[int(index)] if index.isdigit() and int(index) < len(args) else None
-            _sync(target, after)
-        if "unreadable" in reply:
-            raise JudgeError(
-                f"{self.__name__} returned something the grader cannot read "
-                f"({str(reply['unreadable'])[:120]}): return plain data (str, int, float, bool, "
-                "None, list, tuple, dict, bytes)"
-            )
-        return _decoded(reply.get("value"), f"the result of {self.__name__}")
-
-
-def _decoded(data: Any, what: str) -> Any:
-    try:
-        return decode(data)
-    except (ValueError, TypeError) as exc:
-        raise JudgeError(f"{what} could not be read as data ({exc})") from None
-
-
-def _sync(target: Any, after: Any) -> None:
-    """Make a dict or list argument hold what the learner's function left in its copy."""
-    value = _decoded(after, "an argument after the call")
-    if isinstance(target, dict) and isinstance(value, dict) and target != value:
-        target.clear()
-        target.update(value)
-    elif isinstance(target, list) and isinstance(value, list) and target != value:
-        target[:] = value
-
-
-class Unreadable:
-    """Stands for a learner's value the judge could not read: any use fails the test."""
-
-    def __init__(self, name: str, why: str) -> None:
-        self._why = f"{name} holds something the grader cannot read ({why}): use plain data"
-
-    def __getattr__(self, attr: str) -> Any:
-        raise JudgeError(self._why)
-
-    def __eq__(self, other: object) -> bool:
-        raise JudgeError(self._why)
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def __iter__(self):
-        raise JudgeError(self._why)
-
-    def __bool__(self) -> bool:
-        raise JudgeError(self._why)
 
 
 # -- replaying the instructor's notebook -------------------------------------------------------
@@ -483,6 +209,7 @@ def run_script(
     """
     shell = _shell()
     answers = set(script.answer_names)
+    link.before_call = lambda: _share(shell.user_ns, script.shared, link)
     kinds: dict[str, str] = {}
     if answers:
         try:
@@ -495,16 +222,14 @@ def run_script(
             for name in step.names:
                 _bind(shell.user_ns, name, str(kinds.get(name, "missing")), link)
         elif step.kind == "lesson":
+            link.stale = True
             result = shell.run_cell(step.source, store_history=False, silent=True)
             error = result.error_before_exec or result.error_in_exec
             if error is not None and lesson_errors is not None:
                 first = (str(error).strip().splitlines() or [""])[0]
                 lesson_errors.append(f"{type(error).__name__}: {first}"[:300])
         elif step.points > 0:
-            problem = _share(shell.user_ns, script.shared, link)
-            if problem:
-                verdicts.append(Verdict(step.grade_id, False, problem))
-                continue
+            link.stale = True
             printed = io.StringIO()
             with contextlib.redirect_stdout(printed):
                 result = shell.run_cell(step.source, store_history=False, silent=True)
@@ -517,38 +242,35 @@ def run_script(
     return verdicts
 
 
-def _share(ns: dict, names: list[str], link: KernelLink) -> str:
-    """Give the kernel the judge's values of ``names``; ``""`` or what went wrong."""
-    if not names:
-        return ""
+def _share(ns: dict, names: list[str], link: KernelLink) -> None:
+    """Give the kernel the judge's values of ``names`` (copied, or lent if they cannot be)."""
     values = {name: ns[name] for name in names if name in ns}
+    if not values:
+        return
     try:
-        packed = pickle.dumps(values, protocol=pickle.HIGHEST_PROTOCOL)
-    except (pickle.PicklingError, TypeError, AttributeError) as exc:
-        return f"the grader could not share {', '.join(values)} with your kernel ({exc}): tell your instructor"
+        packed = link.pack(values)
+    except (TypeError, AttributeError, ValueError):  # something in it cannot be pickled
+        packed = link.pack({name: _packable(link, value) for name, value in values.items()})
+    link.request("set", values=packed)
+
+
+def _packable(link: KernelLink, value: Any) -> Any:
+    """``value`` itself if it pickles, else lent to the kernel."""
     try:
-        link.request("set", values=base64.b64encode(packed).decode("ascii"))
-    except JudgeError as exc:
-        return str(exc)
-    return ""
+        link.pack(value)
+    except Exception:  # noqa: BLE001 - pickle raises many kinds: lend what does not copy
+        link.lend(value)
+    return value
 
 
 def _bind(ns: dict, name: str, kind: str, link: KernelLink) -> None:
     if kind == "callable":
-        ns[name] = RemoteFunction(name, link)
+        ns[name] = RemoteObject(link, {"name": name}, name)
     elif kind == "value":
         try:
-            reply = link.request("get", name=name)
-        except JudgeError as exc:
-            ns[name] = Unreadable(name, str(exc))
-            return
-        if "unreadable" in reply:
-            ns[name] = Unreadable(name, str(reply["unreadable"])[:120])
-        else:
-            try:
-                ns[name] = decode(reply.get("value"))
-            except (ValueError, TypeError) as exc:
-                ns[name] = Unreadable(name, str(exc))
+            ns[name] = link.result(link.request("get", target={"name": name}), name)
+        except Exception as exc:  # noqa: BLE001 - whatever it is, the tests that use it fail
+            ns[name] = Unreadable(name, str(exc)[:200])
     else:
         ns.pop(name, None)
 
@@ -581,6 +303,7 @@ def judge_notebook(
     *,
     timeout: float,
     limit: float,
+    folder: str | None = None,
     lesson_errors: list[str] | None = None,
 ) -> list[Verdict]:
     """Judge one notebook against the kernel at ``connection``, in a process of its own.
@@ -588,7 +311,8 @@ def judge_notebook(
     The process is forked from a warm judge (:func:`serve`) that has imported
     :data:`PRELOAD` once for this worker; where ``fork`` is missing it is a fresh
     ``python -m grader.judge``. ``timeout`` bounds each call into the learner's kernel;
-    ``limit`` the whole judge. The errors of lesson cells in the judge are appended to
+    ``limit`` the whole judge; ``folder`` is one the kernel sees too (the judge's socket goes
+    there). The errors of lesson cells in the judge are appended to
     ``lesson_errors``. Raises :class:`JudgeError` if the judge itself fails (not a verdict:
     a grader problem).
     """
@@ -598,6 +322,7 @@ def judge_notebook(
             k: (v.decode() if isinstance(v, bytes) else v) for k, v in connection.items()
         },
         "timeout": timeout,
+        "folder": folder,
     }
     line = _ask_server(request, limit) if hasattr(os, "fork") else _ask_process(request, limit)
     try:
@@ -630,8 +355,6 @@ def _ask_process(request: dict, limit: float) -> str:
 
 def _ask_server(request: dict, limit: float) -> str:
     """One request to this worker's warm judge; it is restarted if it died or timed out."""
-    import selectors
-
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen(
@@ -678,10 +401,16 @@ def _stop_server() -> None:
 
 def _judge(request: dict) -> str:
     """Judge one request in this process; the reply line (``{"verdicts": ...}``)."""
-    link = KernelLink(request["connection"], float(request["timeout"]))
+    script = JudgeScript.from_dict(request["script"])
+    link = KernelLink(
+        request["connection"],
+        float(request["timeout"]),
+        tuple(script.lend_types),
+        request.get("folder"),
+    )
     lesson_errors: list[str] = []
     try:
-        verdicts = run_script(JudgeScript.from_dict(request["script"]), link, lesson_errors)
+        verdicts = run_script(script, link, lesson_errors)
     finally:
         link.close()
     return json.dumps({"verdicts": [asdict(v) for v in verdicts], "lesson_errors": lesson_errors})

@@ -11,11 +11,14 @@ then scores the cells from those outputs, as it would have scored the kernel's.
 
 from __future__ import annotations
 
+import os
+
 from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Dict
 
-from .judge import VISIBLE_PASSED, JudgeError, JudgeScript, judge_notebook
+from .judge import VISIBLE_PASSED, JudgeScript, judge_notebook
+from .link import JudgeError
 from .sandbox import SandboxExecute
 
 __all__ = ["PASSED_TEXT", "JudgeFailed", "JudgedExecute"]
@@ -64,11 +67,13 @@ class JudgedExecute(SandboxExecute):
         limit = float(self.timeout or 60) * (len(self._script.steps) + 5)
         lesson_errors: list[str] = []
         try:
+            connection = self.kc.get_connection_info(session=False)
             verdicts = judge_notebook(
                 self._script,
-                self.kc.get_connection_info(session=False),
+                connection,
                 timeout=float(self.timeout or 60),
                 limit=limit,
+                folder=_shared_folder(connection, self.km.connection_file),
                 lesson_errors=lesson_errors,
             )
         except JudgeError as exc:
@@ -91,3 +96,11 @@ class JudgedExecute(SandboxExecute):
                 if verdict is not None and verdict.visible_passed:
                     line = f"{VISIBLE_PASSED} A hidden check failed.\n"
                     cell.outputs.insert(0, new_output("stream", name="stdout", text=line))
+
+
+def _shared_folder(connection: dict, connection_file: str) -> str:
+    """A folder the kernel and the judge both see: where the kernel's sockets or its
+    connection file are (the sandbox binds it at the same path)."""
+    if connection.get("transport") == "ipc":
+        return os.path.dirname(os.path.abspath(str(connection["ip"])))
+    return os.path.dirname(os.path.abspath(connection_file))

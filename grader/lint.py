@@ -9,10 +9,11 @@ Checked for each source notebook and its student version:
   that exercise's cells, and every graded cell belongs to a headed exercise;
 * the notebook opens with its objectives and minutes and closes with what comes next;
 * the student version holds no solution, no hidden test and no marker of either;
-* in a notebook graded by the judge (:mod:`grader.judge`), every name a test cell reads is
-  defined by a lesson cell, an answer cell or an earlier test cell of the source, so the
-  test runs in the judge, which has the instructor's lessons and only the learner's
-  answers (a test reading what the learner's kernel alone holds would fail there).
+* a notebook with graded tests is graded by the judge (:mod:`grader.judge`): every name a
+  test cell reads is defined by a lesson cell, an answer cell or an earlier test cell of
+  the source, so the test runs in the judge, which has the instructor's lessons and only the
+  learner's answers (a test reading what the learner's kernel alone holds would fail
+  there), and every name the notebook shares with the kernel is a lesson's.
 """
 
 from __future__ import annotations
@@ -161,9 +162,24 @@ def judge_problems(path: Path) -> list[Problem]:
     from .integrity import judged
 
     nb = nbformat.read(path, as_version=4)
+    tested = any(
+        cell.metadata.get("nbgrader", {}).get("grade")
+        and not cell.metadata["nbgrader"].get("solution")
+        and float(cell.metadata["nbgrader"].get("points") or 0) > 0
+        for cell in nb.cells
+    )
     if not judged(nb):
+        if tested:
+            return [
+                Problem(
+                    path,
+                    'graded tests must run in the judge: add {"grader": {"judge": true}} to the '
+                    "notebook's metadata (grader/judge.py says how tests reach the answers)",
+                )
+            ]
         return []
     known = set(dir(builtins)) | _SHELL_NAMES
+    lesson_names: set[str] = set()
     problems = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -186,6 +202,12 @@ def judge_problems(path: Path) -> list[Problem]:
                     )
                 )
         known |= defined
+        if not (meta.get("grade") or meta.get("solution")):
+            lesson_names |= defined
+    settings = nb.metadata.get("grader") or {}
+    for name in settings.get("share") or []:
+        if name not in lesson_names:
+            problems.append(Problem(path, f"shares {name!r}, which no lesson cell defines"))
     return problems
 
 

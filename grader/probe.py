@@ -7,45 +7,122 @@ reads the reply as plain data (:func:`grader.judge.decode`), with size and depth
 decides pass or fail itself. The worst a hostile notebook can do to its own replies is make
 them wrong or unreadable, which fails its own tests.
 
-A request is a JSON object:
+A request is a JSON object with a *target*: ``{"name": N}`` (a name in the notebook),
+``{"handle": H}`` (an object an earlier reply handed out) or ``{"handle": H, "attr": A}``:
 
 * ``{"op": "describe", "names": [...]}``: for each name, ``"callable"``, ``"value"`` or
   ``"missing"``;
-* ``{"op": "get", "name": N}``: the value of ``N``, encoded;
-* ``{"op": "set", "values": <base64 pickle of a dict>}``: give the kernel the judge's values
-  of the lesson names the notebook shares (its deployment's configuration, such as the
-  issuer and keys an answer verifies tokens with);
-* ``{"op": "call", "name": N, "args": <base64 pickle of (args, kwargs)>}``: call ``N`` with
-  the judge's arguments (pickled by the judge: unpickling happens here, in the sandbox, so it
-  trusts only the judge); the reply holds the result, encoded, and the arguments after the
-  call (so that a test can see an answer that changes its input).
+* ``{"op": "get", "target": T}``: the target's value, encoded;
+* ``{"op": "call", "target": T, "args": <base64 pickle of (args, kwargs)>}``: call the target
+  with the judge's arguments (pickled by the judge: unpickling happens here, in the sandbox,
+  so it trusts only the judge); the reply holds the result, encoded, and the list and dict
+  arguments after the call (so that a test sees an answer that changes its input);
+* ``{"op": "set", "values": <base64 pickle of a dict>}``: give the notebook the judge's values
+  of the lesson names it shares (its deployment's configuration).
 
-The reply is a JSON text left in the kernel's namespace under the name the judge chose and
-read back through the ``execute_reply``'s ``user_expressions``; whatever the call prints is
-never read. Encoded values are JSON, with tagged objects for what JSON lacks:
+The judge talks to the probe over a Unix socket the judge listens on, in a folder the kernel
+and the judge both see (the kernel's connection folder): one execute request starts
+:func:`serve` in a thread of the kernel, which connects and then answers one JSON line per
+request. Whatever the learner's code prints meanwhile is never read.
+
+Objects the judge *lends* (an AWS client, a token service: anything it cannot or must not
+copy) arrive as :class:`Lent` stand-ins. Using one sends the judge a question on the same
+socket, with the arguments encoded as data; the judge answers with a pickle. So an answer's
+calls to AWS reach the judge's own local AWS, whose state the judge reads.
+
+Encoded values are JSON, with tagged objects for what JSON lacks:
 ``{"$bytes": base64}``, ``{"$tuple": [...]}``, ``{"$set": [...]}``, ``{"$float": "nan"}``,
 ``{"$map": [[key, value], ...]}`` (a dict with keys that are not strings, or that start
-with ``$``) and ``{"$jwk": {...}}`` (a key object of the ``cryptography`` package).
+with ``$``), ``{"$datetime": iso}``, ``{"$jwk": {...}}`` (a key of the ``cryptography`` package), ``{"$lent": R}``
+(one of the judge's lent objects) and ``{"$handle": H}`` (any other object, kept here).
 An exception becomes ``{"types": [...], "message": ..., "attrs": {...}, "where": ...}``.
 """
 
-# The probe runs with a fresh globals dict holding only ``_user_ns``, ``_request`` and ``_var``
-# (see grader.judge.probe_code); it must import everything it needs itself.
+# The judge runs this file's source once in the kernel, with a fresh globals dict, then calls
+# start(); it must import everything it needs itself.
 
 import base64
+import datetime
+import io
 import json
 import math
 import pickle
 
 MAX_DEPTH = 32
 PLAIN = (str, int, float, bool, type(None))
+HANDLES = "_grader_handles"
+"""The name of the table of objects handed out to the judge, in the notebook's namespace."""
+
+
+class Lent:
+    """Stands for one of the judge's objects: reading or calling it asks the judge."""
+
+    def __init__(self, ref, kind):
+        object.__setattr__(self, "_grader_ref", ref)
+        object.__setattr__(self, "_grader_kind", kind)
+
+    def __getattr__(self, name):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        return _ask({"op": "getattr", "ref": self._grader_ref, "name": name})
+
+    def __call__(self, *args, **kwargs):
+        return _ask(
+            {
+                "op": "call",
+                "ref": self._grader_ref,
+                "args": encode(list(args)),
+                "kwargs": encode(kwargs),
+            }
+        )
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"the grader's {self._grader_kind} cannot be changed here")
+
+    def __repr__(self):
+        return f"<the grader's {self._grader_kind}>"
+
+
+class JudgeRaised(Exception):
+    """An exception raised by one of the judge's objects, as the judge described it."""
+
+
+class _Unpickler(pickle.Unpickler):
+    def persistent_load(self, pid):
+        kind, ref, label = pid
+        if kind != "lent":
+            raise pickle.UnpicklingError(f"unknown persistent id {kind!r}")
+        return Lent(ref, label)
+
+
+def _loads(text):
+    return _Unpickler(io.BytesIO(base64.b64decode(text))).load()
+
+
+def _ask(question):
+    """Ask the judge about a lent object; its answer, or its exception raised here."""
+    reply = _LINK.exchange({"ask": question})
+    if "error" in reply:
+        raise RuntimeError(reply["error"])
+    if "pickled" in reply:
+        value = _loads(reply["pickled"])
+        if reply.get("raises"):
+            raise value
+        return value
+    described = reply.get("raised") or {}
+    names = [str(t).rpartition(":")[2] for t in described.get("types", [])] or ["Exception"]
+    kind = type(names[0], (JudgeRaised,), {})
+    error = kind(described.get("message", ""))
+    for key, value in (described.get("attrs") or {}).items():
+        setattr(error, key, value)
+    raise error
 
 
 class Unreadable(TypeError):
-    """A value the judge cannot receive as data."""
+    """A value the judge cannot receive as data (nested too deep)."""
 
 
-def encode(value, depth=0):
+def encode(value, depth=0, handles=None):
     """``value`` as JSON-ready data (see the module's docstring)."""
     if depth > MAX_DEPTH:
         raise Unreadable(f"it is nested more than {MAX_DEPTH} levels deep")
@@ -57,20 +134,28 @@ def encode(value, depth=0):
         return value if math.isfinite(value) else {"$float": repr(value)}
     if isinstance(value, (bytes, bytearray, memoryview)):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
+    inner = [depth + 1, handles]
     if isinstance(value, tuple):
-        return {"$tuple": [encode(item, depth + 1) for item in value]}
+        return {"$tuple": [encode(item, *inner) for item in value]}
     if isinstance(value, list):
-        return [encode(item, depth + 1) for item in value]
+        return [encode(item, *inner) for item in value]
     if isinstance(value, (set, frozenset)):
-        return {"$set": [encode(item, depth + 1) for item in value]}
+        return {"$set": [encode(item, *inner) for item in value]}
     if isinstance(value, dict):
         if all(isinstance(key, str) and not key.startswith("$") for key in value):
-            return {key: encode(item, depth + 1) for key, item in value.items()}
-        return {"$map": [[encode(k, depth + 1), encode(v, depth + 1)] for k, v in value.items()]}
+            return {key: encode(item, *inner) for key, item in value.items()}
+        return {"$map": [[encode(k, *inner), encode(v, *inner)] for k, v in value.items()]}
+    if isinstance(value, Lent):
+        return {"$lent": value._grader_ref}
+    if isinstance(value, datetime.datetime):
+        return {"$datetime": value.isoformat()}
     jwk = _as_jwk(value)
     if jwk is not None:
         return {"$jwk": jwk}
-    raise Unreadable(f"it is a {type(value).__module__}.{type(value).__qualname__} object")
+    if handles is None:
+        raise Unreadable(f"it is a {type(value).__module__}.{type(value).__qualname__} object")
+    handles.append(value)
+    return {"$handle": len(handles) - 1, "type": type(value).__qualname__[:80]}
 
 
 def _as_jwk(value):
@@ -124,9 +209,17 @@ def raised(exc):
     }
 
 
+def _target(ns, target):
+    if "name" in target:
+        return ns[target["name"]]
+    found = ns[HANDLES][int(target["handle"])]
+    return getattr(found, target["attr"]) if "attr" in target else found
+
+
 def answer(ns, request):
     """The reply to one request (see the module's docstring)."""
     op = request["op"]
+    handles = ns.setdefault(HANDLES, [])
     if op == "describe":
         kinds = {}
         for name in request["names"]:
@@ -136,25 +229,20 @@ def answer(ns, request):
                 kinds[name] = "callable" if callable(ns[name]) else "value"
         return {"kinds": kinds}
     if op == "set":
-        values = pickle.loads(base64.b64decode(request["values"]))  # noqa: S301 - from the judge
-        ns.update(values)
-        return {"set": sorted(values)}
+        ns.update(_loads(request["values"]))
+        return {"set": True}
     if op == "get":
         try:
-            return {"value": encode(ns[request["name"]])}
-        except Unreadable as exc:
-            return {"unreadable": str(exc)}
+            return {"value": encode(_target(ns, request["target"]), 0, handles)}
+        except BaseException as exc:  # noqa: BLE001 - a failing property is the answer's doing
+            return {"raised": raised(exc)}
     if op == "call":
-        args, kwargs = pickle.loads(base64.b64decode(request["args"]))  # noqa: S301 - from the judge
         try:
-            result = ns[request["name"]](*args, **kwargs)
+            args, kwargs = _loads(request["args"])
+            result = _target(ns, request["target"])(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - SystemExit too: it is the answer's doing
             return {"raised": raised(exc)}
-        reply = {}
-        try:
-            reply["value"] = encode(result)
-        except Unreadable as exc:
-            reply["unreadable"] = str(exc)
+        reply = {"value": encode(result, 0, handles)}
         after = {}
         for index, arg in enumerate(args):
             if isinstance(arg, (dict, list)):
@@ -167,15 +255,46 @@ def answer(ns, request):
     return {"error": f"unknown request {op!r}"}
 
 
-def serve():
-    """Answer ``_request`` and leave the JSON reply in ``_user_ns[_var]``."""
-    request = json.loads(_request)  # noqa: F821 - given by the judge
-    try:
-        reply = answer(_user_ns, request)  # noqa: F821
-    except BaseException as exc:  # noqa: BLE001 - any failure is a reply too
-        reply = {"error": f"{type(exc).__name__}: {exc}"[:500]}
-    _user_ns[_var] = json.dumps(reply, allow_nan=False)  # noqa: F821
+class _Link:
+    """The probe's end of the judge's socket: JSON lines both ways."""
+
+    def __init__(self, path):
+        import socket
+
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.sock.connect(path)
+        self.file = self.sock.makefile("rwb")
+
+    def send(self, message):
+        self.file.write(json.dumps(message, allow_nan=False).encode() + b"\n")
+        self.file.flush()
+
+    def exchange(self, message):
+        """Send a question; the judge's answer."""
+        self.send(message)
+        return json.loads(self.file.readline())
 
 
-if "_request" in globals():
-    serve()
+_LINK = None
+
+
+def serve(ns, path):
+    """Connect to the judge at ``path`` and answer its requests until it hangs up."""
+    global _LINK
+    _LINK = _Link(path)
+    for line in _LINK.file:
+        try:
+            reply = answer(ns, json.loads(line))
+        except BaseException as exc:  # noqa: BLE001 - any failure is a reply too
+            reply = {"error": f"{type(exc).__name__}: {exc}"[:500]}
+        try:
+            _LINK.send({"reply": reply})
+        except (TypeError, ValueError) as exc:  # not JSON after all
+            _LINK.send({"reply": {"error": f"unreadable reply: {exc}"[:500]}})
+
+
+def start(ns, path):
+    """Serve the judge from a thread, so that the kernel's own loop stays free."""
+    import threading
+
+    threading.Thread(target=serve, args=(ns, path), name="grader-judge", daemon=True).start()

@@ -6,7 +6,9 @@ below it check how the judge reads what a kernel sends.
 
 from __future__ import annotations
 
+import base64
 import json
+import pickle
 import re
 
 import nbformat
@@ -14,17 +16,11 @@ import pytest
 
 from grader.autograde import autograde
 from grader.feedback import write_feedback
-from grader.judge import (
-    JudgeError,
-    JudgeScript,
-    RemoteFunction,
-    RemoteRaised,
-    decode,
-    judge_script,
-    rebuild_exception,
-)
+from grader.judge import JudgeScript, judge_script
+from grader.link import JudgeError, KernelLink, RemoteObject
 from grader.lint import lint_course
 from grader.probe import encode
+from grader.wire import RemoteRaised, decode, rebuild_exception
 
 from .conftest import COURSE
 from .fixtures.cheats import build
@@ -98,14 +94,22 @@ def test_a_failed_check_names_the_judges_reason(batch):
     assert "RuntimeError: after ok" in test.outputs[-1].evalue
 
 
-def test_judged_notebooks_are_the_ones_whose_tests_reach_only_answers():
+def test_every_notebook_with_graded_tests_is_judged():
+    graded = {
+        path.parent.name
+        for path in COURSE.source_dir.glob("*/*.ipynb")
+        if any(
+            c.metadata.get("nbgrader", {}).get("grade") and c.metadata["nbgrader"].get("points")
+            for c in nbformat.read(path, as_version=4).cells
+        )
+    }
     judged = {
         path.parent.name
         for path in COURSE.source_dir.glob("*/*.ipynb")
         if (nbformat.read(path, as_version=4).metadata.get("grader") or {}).get("judge")
     }
-    assert {"01-sessions-vs-tokens", "02-jwt-anatomy", "03-breaking-jwts"} <= judged
-    assert not [p for p in lint_course(COURSE) if "judge" in p.message]
+    assert len(graded) == 10 and graded <= judged
+    assert not [p for p in lint_course(COURSE) if "judge" in p.message or "shares" in p.message]
 
 
 def test_the_script_binds_the_names_an_answer_defines():
@@ -191,12 +195,24 @@ def test_a_learner_cannot_raise_what_would_stop_the_judge(types):
 
 
 def test_arguments_that_cannot_reach_the_kernel_are_a_clear_test_bug():
-    class Link:
-        def request(self, *args, **kwargs):
-            raise AssertionError("never sent")
+    link = KernelLink.__new__(KernelLink)  # no kernel: the arguments never get that far
+    link.lend_types, link.lent, link._lent_refs = frozenset(), {}, {}
 
     with pytest.raises(JudgeError, match="bug in the test"):
-        RemoteFunction("issue_token", Link())(lambda: 1)
+        RemoteObject(link, {"name": "issue_token"}, "issue_token")(lambda: 1)
+
+
+def test_an_aws_client_is_lent_never_copied():
+    import boto3
+
+    link = KernelLink.__new__(KernelLink)
+    link.lend_types, link.lent, link._lent_refs = frozenset({"Fleet"}), {}, {}
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    packed = link.pack({"client": client, "n": 1})
+    assert link.lent == {0: client}
+    assert b"aws_secret_access_key" not in __import__("base64").b64decode(packed)
 
 
 def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
@@ -221,3 +237,38 @@ def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
     problems = judge_problems(path)
     assert [p.cell for p in problems] == [test.id]
     assert "seen_only_in_kernel" in problems[0].message and "LIMIT" not in problems[0].message
+    nb.metadata["grader"]["share"] = ["LIMIT", "f"]  # f is the learner's, not a lesson's
+    nb.metadata["grader"].pop("judge")
+    nbformat.write(nb, path)
+    assert "must run in the judge" in judge_problems(path)[0].message
+    nb.metadata["grader"]["judge"] = True
+    nbformat.write(nb, path)
+    assert [p.message for p in judge_problems(path)][
+        -1
+    ] == "shares 'f', which no lesson cell defines"
+
+
+def test_a_kernel_reaches_only_the_methods_and_data_of_what_the_judge_lends():
+    import boto3
+
+    link = KernelLink.__new__(KernelLink)
+    link.lend_types, link.lent, link._lent_refs, link.classes = frozenset(), {}, {}, {}
+    client = boto3.client(
+        "s3", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="y"
+    )
+    ref = link.lend(client)
+
+    def ask(**question):
+        return json.loads(link._answer({"ref": ref, **question}))
+
+    def refusal(reply) -> str:
+        """The error the kernel would raise for ``reply`` ("" if it is an answer)."""
+        if reply.get("raises"):
+            return repr(pickle.loads(base64.b64decode(reply["pickled"])))
+        return str(reply.get("raised", ""))
+
+    assert not refusal(ask(op="getattr", name="list_buckets"))  # a method: lent in its turn
+    for private in ("_endpoint", "__class__", "_request_signer"):
+        assert "not lent" in refusal(ask(op="getattr", name=private))
+    assert "does not lend" in refusal(ask(op="getattr", name="meta"))  # holds the event system
+    assert "only the methods" in refusal(ask(op="call", args=[], kwargs={}))  # not a method

@@ -1,0 +1,411 @@
+"""The judge's link to the learner's kernel: requests out, plain data back, lent objects served.
+
+:class:`KernelLink` sends :mod:`grader.probe`'s source with each request, over the kernel's
+own (sandboxed) connection, and reads the reply as data (:mod:`grader.wire`). It stands the
+learner's objects in as :class:`RemoteObject`\\ s and *lends* the judge's own objects that a
+learner's code needs but must not copy (an AWS client, a token service that counts its
+refreshes): the kernel gets a stand-in, and each use of it is a question the kernel asks over
+its stdin channel, answered here. The questions' arguments are decoded as data; the answers go
+to the kernel as pickles (the direction the sandbox cannot abuse).
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import io
+import json
+import pickle
+import secrets
+import socket
+import sys
+import tempfile
+import time
+import types
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from .wire import decode, rebuild_exception
+
+__all__ = ["MAX_REPLY_CHARS", "JudgeError", "KernelLink", "RemoteObject", "Unreadable"]
+
+MAX_REPLY_CHARS = 8_000_000
+"""Characters of one reply from the learner's kernel the judge reads (more: unreadable)."""
+
+_PROBE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
+
+
+class JudgeError(Exception):
+    """The judge could not get an answer from the learner's kernel (the message says why)."""
+
+
+class _Lender(pickle.Pickler):
+    """Pickles for the kernel, with the judge's lent objects replaced by references."""
+
+    def __init__(self, stream: io.BytesIO, link: KernelLink) -> None:
+        super().__init__(stream, protocol=pickle.HIGHEST_PROTOCOL)
+        self.link = link
+
+    def persistent_id(self, obj: Any) -> tuple[str, int, str] | None:
+        if self.link.lends(obj):
+            return ("lent", self.link.lend(obj), type(obj).__name__)
+        return None
+
+
+class KernelLink:
+    """Requests to the learner's kernel over its own (sandboxed) connection.
+
+    ``lend_types`` names classes whose instances are always lent, never copied (besides
+    AWS clients, which are always lent).
+    """
+
+    def __init__(
+        self,
+        connection: dict,
+        timeout: float,
+        lend_types: tuple[str, ...] = (),
+        folder: str | None = None,
+    ) -> None:
+        from jupyter_client.blocking import BlockingKernelClient
+
+        self.timeout = timeout
+        self.lend_types = frozenset(lend_types)
+        self.dead: str | None = None
+        self.before_call: Callable[[], None] | None = None
+        """Run before the learner's code is next called, once :attr:`stale` is set (the judge
+        gives the kernel its shared lesson values then)."""
+        self.stale = True
+        self.lent: dict[int, Any] = {}
+        self._lent_refs: dict[int, int] = {}
+        self.classes: dict[str, type] = {}
+        self._buffer = b""
+        self.sock: socket.socket | None = None
+        self.client = BlockingKernelClient()
+        self.client.load_connection_info(connection)
+        self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
+        try:
+            self._connect(Path(folder or tempfile.gettempdir()))
+        except (OSError, JudgeError) as exc:
+            self.dead = f"the grader could not reach your kernel: {exc}"
+
+    def _connect(self, folder: Path) -> None:
+        """Listen in ``folder``, have the kernel start :mod:`grader.probe` and connect."""
+        path = folder / f"judge-{secrets.token_hex(6)}.sock"
+        listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            listener.bind(str(path))  # a new name: never a file the kernel made
+            listener.listen(1)
+            listener.settimeout(self.timeout)
+            code = (
+                f"__grader_probe = {{'__name__': 'grader_probe'}}\n"
+                f"exec({_PROBE!r}, __grader_probe)\n"
+                f"__grader_probe['start'](globals(), {str(path)!r})\n"
+                "del __grader_probe"
+            )
+            msg_id = self.client.execute(code, silent=True, store_history=False)
+            deadline = time.monotonic() + self.timeout
+            while True:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise JudgeError("your kernel did not start the grader's probe in time")
+                reply = self.client.get_shell_msg(timeout=left)
+                if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                    break
+            if reply["content"].get("status") != "ok":
+                raise JudgeError(
+                    f"the grader's probe failed in your kernel ({reply['content'].get('ename')}):"
+                    " does the notebook change how Python runs code?"
+                )
+            try:
+                self.sock, _ = listener.accept()
+            except TimeoutError:
+                raise JudgeError("your kernel did not connect to the grader") from None
+        finally:
+            listener.close()
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+    def close(self) -> None:
+        """Hang up and close the channels (the kernel itself is the worker's to stop)."""
+        with contextlib.suppress(Exception):
+            if self.sock is not None:
+                self.sock.close()
+        with contextlib.suppress(Exception):
+            self.client.stop_channels()
+
+    # -- lending ------------------------------------------------------------------------------
+
+    def lends(self, obj: Any) -> bool:
+        """Whether ``obj`` goes to the kernel as a lent stand-in rather than a copy."""
+        if id(obj) in self._lent_refs:
+            return True
+        if isinstance(obj, types.MethodType):  # a lent object's method is lent with it
+            return self.lends(obj.__self__)
+        botocore = sys.modules.get("botocore.client")
+        if botocore is not None and isinstance(obj, botocore.BaseClient):
+            return True
+        return type(obj).__name__ in self.lend_types
+
+    def lend(self, obj: Any) -> int:
+        """The reference of ``obj`` in the kernel (lent once, kept until the link closes)."""
+        ref = self._lent_refs.get(id(obj))
+        if ref is None:
+            ref = len(self.lent)
+            self.lent[ref] = obj
+            self._lent_refs[id(obj)] = ref
+        return ref
+
+    def pack(self, value: Any, *, lend_whole: bool = False) -> str:
+        """``value`` as a pickle for the kernel (base64); with ``lend_whole``, a value that
+        cannot be pickled is lent instead. Raises ``pickle.PicklingError`` or ``TypeError``."""
+        stream = io.BytesIO()
+        try:
+            _Lender(stream, self).dump(value)
+        except (pickle.PicklingError, TypeError, AttributeError):
+            if not lend_whole:
+                raise
+            self.lend(value)
+            stream = io.BytesIO()
+            _Lender(stream, self).dump(value)
+        return base64.b64encode(stream.getvalue()).decode("ascii")
+
+    def _may_send(self, value: Any) -> bool:
+        """Whether a lent object's attribute may go to the kernel: data, a method of a lent
+        object, one of the course's own objects or an AWS client; never a module, a class, a
+        function or any other object through which the kernel could reach into the judge."""
+        if isinstance(value, types.MethodType):
+            return self.lends(value.__self__)
+        if isinstance(
+            value, types.ModuleType | type | types.FunctionType | types.BuiltinFunctionType
+        ):
+            return False
+        if self.lends(value) or type(value).__module__.startswith("authlab."):
+            return True
+        try:
+            pickle.dumps(value)
+        except Exception:  # noqa: BLE001 - anything that does not copy is not lent
+            return False
+        return True
+
+    def _resolve(self, tag: str, body: Any) -> Any:
+        if tag == "$lent":
+            if not isinstance(body, int) or body not in self.lent:
+                raise ValueError("a reference to nothing the grader lent")
+            return self.lent[body]
+        handle = body.get("$handle")
+        if not isinstance(handle, int) or handle < 0:
+            raise ValueError("a handle that is not a number")
+        return RemoteObject(self, {"handle": handle}, str(body.get("type", "object"))[:80])
+
+    def decode(self, data: Any, what: str) -> Any:
+        """``data`` from the kernel, rebuilt (stand-ins for its objects, lent ones for ours)."""
+        try:
+            return decode(data, 0, self._resolve)
+        except (ValueError, TypeError) as exc:
+            raise JudgeError(f"{what} could not be read as data ({exc})") from None
+
+    def _answer(self, question: Any) -> str:
+        """The judge's answer (a JSON line) to a lent object's question from the kernel."""
+        try:
+            if not isinstance(question, dict):
+                raise TypeError("a question is a JSON object")
+            obj = self.lent[int(question["ref"])]
+            if question["op"] == "getattr":
+                name = str(question["name"])
+                if name.startswith("_"):
+                    raise AttributeError(f"{name} is not lent")
+                value = getattr(obj, name)
+                if not self._may_send(value):
+                    raise AttributeError(f"the grader does not lend {type(value).__name__} objects")
+            elif question["op"] == "call":
+                if not (isinstance(obj, types.MethodType) and self.lends(obj.__self__)):
+                    raise TypeError("only the methods of the grader's objects can be called")
+                args = decode(question.get("args", []), 0, self._resolve)
+                kwargs = decode(question.get("kwargs", {}), 0, self._resolve)
+                if not isinstance(args, list) or not isinstance(kwargs, dict):
+                    raise TypeError("arguments must be a list and a dict")
+                value = obj(*args, **kwargs)
+            else:
+                raise ValueError(f"unknown question {question['op']!r}")
+        except Exception as exc:  # noqa: BLE001 - the lent object's error goes to the kernel
+            return json.dumps(self._raised(exc))
+        try:
+            return json.dumps({"pickled": self.pack(value, lend_whole=True)})
+        except Exception as exc:  # noqa: BLE001 - reported to the kernel, which raises it
+            return json.dumps({"error": f"the grader could not send {type(value).__name__}: {exc}"})
+
+    def _raised(self, exc: Exception) -> dict:
+        try:
+            packed = self.pack(exc)
+            if type(pickle.loads(base64.b64decode(packed))) is type(exc):  # noqa: S301 - ours
+                return {"pickled": packed, "raises": True}
+        except Exception:  # noqa: BLE001, S110 - not picklable: described below
+            pass
+        # An AWS error's class is made at run time: the kernel gets a description, and the
+        # class comes back by its token if the learner's code lets the error through.
+        token = f"{type(exc).__module__}.{type(exc).__qualname__}"
+        self.classes[token] = type(exc)
+        names = [f"{k.__module__}:{k.__qualname__}" for k in type(exc).__mro__][:12]
+        return {
+            "raised": {"types": names, "message": str(exc)[:2000], "attrs": {"judge_class": token}}
+        }
+
+    # -- requests -----------------------------------------------------------------------------
+
+    def request(self, op: str, **fields: Any) -> dict:
+        """One request to :mod:`grader.probe` in the kernel, and its reply as JSON data.
+
+        While the learner's code runs, the kernel may ask about objects the judge lent: each
+        question is answered here, until the reply comes.
+        """
+        if self.dead or self.sock is None:
+            raise JudgeError(self.dead or "the grader is not connected to your kernel")
+        deadline = time.monotonic() + self.timeout
+        try:
+            self.sock.sendall(json.dumps({"op": op, **fields}).encode() + b"\n")
+            while True:
+                message = self._receive(deadline)
+                if "ask" in message:
+                    self.sock.sendall(self._answer(message["ask"]).encode() + b"\n")
+                    continue
+                reply = message.get("reply")
+                if not isinstance(reply, dict):
+                    raise JudgeError("your kernel's reply could not be read as data")
+                if "error" in reply:
+                    raise JudgeError(
+                        f"the grader's request failed in your kernel: {reply['error']}"[:300]
+                    )
+                return reply
+        except TimeoutError:
+            self._give_up()
+            raise JudgeError(
+                f"your code did not answer within {self.timeout:g} s (an endless loop, or "
+                "waiting for something that never comes?)"
+            ) from None
+        except OSError as exc:
+            self.dead = f"the connection to your kernel broke ({exc.strerror or exc})"
+            raise JudgeError(self.dead) from None
+
+    def _receive(self, deadline: float) -> dict:
+        """The next JSON line from the kernel (at most :data:`MAX_REPLY_CHARS`)."""
+        while b"\n" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError
+            self.sock.settimeout(left)
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise OSError("your kernel hung up")
+            self._buffer += chunk
+            if len(self._buffer) > MAX_REPLY_CHARS:
+                self.dead = "your kernel's reply was too large to read"
+                raise JudgeError(self.dead)
+        line, self._buffer = self._buffer.split(b"\n", 1)
+        try:
+            message = json.loads(line, parse_constant=_no_constant)
+        except (ValueError, RecursionError):
+            message = None
+        if not isinstance(message, dict):
+            raise JudgeError("your kernel's reply could not be read as data")
+        return message
+
+    def _give_up(self) -> None:
+        """Interrupt the kernel; no further request is sent (the reply may never come)."""
+        with contextlib.suppress(Exception):
+            self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
+        self.dead = "the notebook's kernel stopped answering after an earlier call timed out"
+
+    def result(self, reply: dict, what: str) -> Any:
+        """The value of a ``get`` or ``call`` reply; a described exception is raised here."""
+        if "raised" in reply:
+            raise rebuild_exception(reply["raised"], self.classes)
+        return self.decode(reply.get("value"), what)
+
+
+def _no_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+class RemoteObject:
+    """One of the learner's objects, in their kernel: a function of theirs, or an object one
+    returned. Calling it calls it there (arguments pickled by the judge, the result back as
+    data); reading an attribute reads it there."""
+
+    def __init__(self, link: KernelLink, target: dict, label: str) -> None:
+        self._link = link
+        self._target = target
+        self._methods: set[str] = set()
+        self.__name__ = self.__qualname__ = label
+
+    def __repr__(self) -> str:
+        return f"<your {self.__name__}>"
+
+    def __getattr__(self, attr: str) -> Any:
+        if attr.startswith("_") or "handle" not in self._target:
+            raise AttributeError(attr)
+        target = {**self._target, "attr": attr}
+        if attr in self._methods:  # known to be a method: called next, in one request
+            return RemoteObject(self._link, target, f"{self.__name__}.{attr}")
+        value = self._link.result(
+            self._link.request("get", target=target), f"{self.__name__}.{attr}"
+        )
+        if isinstance(value, RemoteObject) and value.__name__ == "method":
+            self._methods.add(attr)
+            return RemoteObject(self._link, target, f"{self.__name__}.{attr}")
+        return value
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            packed = self._link.pack((args, kwargs))
+        except (pickle.PicklingError, TypeError, AttributeError) as exc:
+            raise JudgeError(
+                f"the test's arguments to {self.__name__} cannot be sent to your kernel ({exc}): "
+                "this is a bug in the test, tell your instructor"
+            ) from None
+        link = self._link
+        if link.stale and link.before_call is not None:
+            link.stale = False
+            try:
+                link.before_call()
+            except (pickle.PicklingError, TypeError, AttributeError) as exc:
+                raise JudgeError(
+                    f"the grader could not give your kernel the lesson's values ({exc}): "
+                    "tell your instructor"
+                ) from None
+        reply = link.request("call", target=self._target, args=packed)
+        value = self._link.result(reply, f"the result of {self.__name__}")
+        for index, after in (reply.get("after") or {}).items():
+            target = args[int(index)] if index.isdigit() and int(index) < len(args) else None
+            _sync(target, self._link.decode(after, "an argument after the call"))
+        return value
+
+
+def _sync(target: Any, value: Any) -> None:
+    """Make a dict or list argument hold what the learner's function left in its copy."""
+    if isinstance(target, dict) and isinstance(value, dict) and target != value:
+        target.clear()
+        target.update(value)
+    elif isinstance(target, list) and isinstance(value, list) and target != value:
+        target[:] = value
+
+
+class Unreadable:
+    """Stands for a learner's value the judge could not read: any use fails the test."""
+
+    def __init__(self, name: str, why: str) -> None:
+        self._why = f"{name} holds something the grader cannot read ({why}): use plain data"
+
+    def __getattr__(self, attr: str) -> Any:
+        raise JudgeError(self._why)
+
+    def __eq__(self, other: object) -> bool:
+        raise JudgeError(self._why)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __iter__(self):
+        raise JudgeError(self._why)
+
+    def __bool__(self) -> bool:
+        raise JudgeError(self._why)
