@@ -1,0 +1,112 @@
+"""nbgrader's own doors to autograding and feedback, closed or checked (nbgrader_config.py).
+
+The course grades with ``python -m grader autograde`` (each notebook in a bubblewrap sandbox,
+graded tests in a separate judge) and writes feedback with ``python -m grader feedback`` (each
+check's verdict and message, never a hidden test's source). nbgrader offers other ways to do
+both, from its command line and from formgrader's buttons, which would bypass all that:
+
+* ``Autograde`` (``nbgrader autograde``, formgrader's *Autograde* button) runs a student's
+  notebook in an ordinary kernel of the grader's own account, or of the Jupyter server's.
+* ``GenerateFeedback`` (``nbgrader generate_feedback``, formgrader's *Generate Feedback*
+  buttons) renders whole autograded notebooks to HTML under ``feedback/``, hidden tests (their
+  source, and their tracebacks) included, overwriting the pages of ``grader feedback``.
+
+``nbgrader_config.py`` sets both converters' ``exporter_class`` to the refusing exporters below.
+A converter builds its exporter in ``start()`` before it touches a file, the gradebook or a
+kernel, so these commands and buttons stop at once, saying what to run instead: the message is
+logged as an error (formgrader shows it in the dialog's log) and raised. ``python -m grader
+autograde`` is unaffected: its workers build their own nbgrader settings, which never carry the
+``Autograde`` section (see ``grader.autograde._worker_config``).
+
+``ReleaseFeedback`` (``nbgrader release_feedback``, formgrader's *Release Feedback* buttons)
+stays: it publishes the pages of ``grader feedback``. It is replaced by
+:class:`CheckedReleaseFeedback`, which refuses to release anything while a page under
+``feedback/`` still holds hidden-test markers (e.g. a page nbgrader wrote before this guard).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+import re
+from typing import Any, ClassVar
+
+from nbconvert.exporters import Exporter
+from nbgrader.converters.base import NbGraderException
+from nbgrader.exchange.default import ExchangeReleaseFeedback
+
+AUTOGRADE_REFUSED = (
+    "nbgrader's Autograde is disabled in this course: it would run student code outside the "
+    "sandbox. Grade with `python -m grader autograde` (or `make autograde`), which runs every "
+    "notebook in the sandbox and its graded tests in a separate judge."
+)
+"""What ``nbgrader autograde`` and formgrader's Autograde button say instead of grading."""
+
+FEEDBACK_REFUSED = (
+    "nbgrader's Generate Feedback is disabled in this course: its pages would show the hidden "
+    "tests. Write feedback with `python -m grader feedback` (or `make feedback`): each check's "
+    "verdict and message, never a hidden test; Release Feedback then publishes those pages."
+)
+"""What ``nbgrader generate_feedback`` and formgrader's Generate Feedback buttons say."""
+
+RELEASE_REFUSED = (
+    "Not releasing feedback: {page} shows hidden tests (a page of nbgrader's Generate "
+    "Feedback?). Run `python -m grader feedback` to rewrite the pages, then release again."
+)
+"""What Release Feedback says when a page under ``feedback/`` holds hidden-test markers."""
+
+HIDDEN_MARKER = re.compile(r"(BEGIN|END)\s+HIDDEN\s+TESTS", re.IGNORECASE)
+"""nbgrader's delimiters of hidden tests, as they appear in a rendered notebook's source."""
+
+
+class _RefusingExporter(Exporter):
+    """An exporter that cannot be built: its converter stops before it changes anything."""
+
+    message: ClassVar[str] = ""
+
+    def __init__(self, config: Any = None, **kw: Any) -> None:
+        parent = kw.get("parent")
+        log = getattr(parent, "log", None) or logging.getLogger("grader")
+        log.error(self.message)
+        raise NbGraderException(self.message)
+
+
+class AutogradeRefused(_RefusingExporter):
+    """``Autograde.exporter_class`` in nbgrader_config.py: refuses with :data:`AUTOGRADE_REFUSED`."""
+
+    message = AUTOGRADE_REFUSED
+
+
+class FeedbackRefused(_RefusingExporter):
+    """``GenerateFeedback.exporter_class`` in nbgrader_config.py: refuses with
+    :data:`FEEDBACK_REFUSED`."""
+
+    message = FEEDBACK_REFUSED
+
+
+def pages_with_hidden_tests(pages: list[str]) -> list[str]:
+    """Those of the HTML ``pages`` (paths) that hold nbgrader's hidden-test delimiters."""
+    found = []
+    for page in pages:
+        with open(page, encoding="utf-8", errors="replace") as fh:
+            if HIDDEN_MARKER.search(fh.read()):
+                found.append(page)
+    return found
+
+
+class CheckedReleaseFeedback(ExchangeReleaseFeedback):
+    """nbgrader's ReleaseFeedback, refusing while a page to release shows hidden tests.
+
+    ``ExchangeFactory.release_feedback`` in nbgrader_config.py. All pages are checked before
+    the first is copied, so a refusal releases nothing.
+    """
+
+    def copy_files(self) -> None:
+        """Check every page under the source folder, then release them as nbgrader does."""
+        pages = sorted(glob.glob(os.path.join(self.src_path, "*.html")))
+        leaking = pages_with_hidden_tests(pages)
+        if leaking:
+            page = os.path.relpath(leaking[0], self.coursedir.root)
+            self.fail(RELEASE_REFUSED.format(page=page))
+        super().copy_files()
