@@ -21,7 +21,10 @@ autograde`` is unaffected: its workers build their own nbgrader settings, which 
 ``ReleaseFeedback`` (``nbgrader release_feedback``, formgrader's *Release Feedback* buttons)
 stays: it publishes the pages of ``grader feedback``. It is replaced by
 :class:`CheckedReleaseFeedback`, which refuses to release anything while a page under
-``feedback/`` still holds hidden-test markers (e.g. a page nbgrader wrote before this guard).
+``feedback/`` still holds hidden-test markers (e.g. a page nbgrader wrote before this guard),
+and which finds each submission's ``timestamp.txt`` and ``submission_secret.txt`` (that
+nbgrader's release reads beside each page, and ``grader feedback`` does not write) in
+``submitted/``.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ import glob
 import logging
 import os
 import re
+import shutil
 from typing import Any, ClassVar
 
 from nbconvert.exporters import Exporter
@@ -37,24 +41,39 @@ from nbgrader.converters.base import NbGraderException
 from nbgrader.exchange.default import ExchangeReleaseFeedback
 
 AUTOGRADE_REFUSED = (
-    "nbgrader's Autograde is disabled in this course: it would run student code outside the "
-    "sandbox. Grade with `python -m grader autograde` (or `make autograde`), which runs every "
-    "notebook in the sandbox and its graded tests in a separate judge."
+    "nbgrader's Autograde is disabled in this course:\n"
+    "it would run student code outside the sandbox.\n"
+    "Grade with `python -m grader autograde` (or `make autograde`), which runs\n"
+    "every notebook in the sandbox and its graded tests in a separate judge."
 )
-"""What ``nbgrader autograde`` and formgrader's Autograde button say instead of grading."""
+"""What ``nbgrader autograde`` and formgrader's Autograde button say instead of grading
+(short lines: formgrader shows it in a ``<pre>``)."""
 
 FEEDBACK_REFUSED = (
-    "nbgrader's Generate Feedback is disabled in this course: its pages would show the hidden "
-    "tests. Write feedback with `python -m grader feedback` (or `make feedback`): each check's "
-    "verdict and message, never a hidden test; Release Feedback then publishes those pages."
+    "nbgrader's Generate Feedback is disabled in this course:\n"
+    "its pages would show the hidden tests.\n"
+    "Write feedback with `python -m grader feedback` (or `make feedback`): each\n"
+    "check's verdict and message, never a hidden test. Release Feedback then\n"
+    "publishes those pages."
 )
 """What ``nbgrader generate_feedback`` and formgrader's Generate Feedback buttons say."""
 
 RELEASE_REFUSED = (
-    "Not releasing feedback: {page} shows hidden tests (a page of nbgrader's Generate "
-    "Feedback?). Run `python -m grader feedback` to rewrite the pages, then release again."
+    "Not releasing feedback: {page} shows hidden tests\n"
+    "(a page of nbgrader's Generate Feedback?). Run `python -m grader feedback`\n"
+    "to rewrite the pages, then release again."
 )
 """What Release Feedback says when a page under ``feedback/`` holds hidden-test markers."""
+
+RELEASE_UNMATCHED = (
+    "Not releasing feedback: {page} has no {name}, nor has {submitted}.\n"
+    "Release Feedback needs the submission as nbgrader collected it (its timestamp\n"
+    "and secret name the page a student fetches)."
+)
+"""What Release Feedback says when a page's submission lacks nbgrader's timestamp or secret."""
+
+SUBMISSION_FILES = ("timestamp.txt", "submission_secret.txt")
+"""What nbgrader's ReleaseFeedback reads beside each page: collected with the submission."""
 
 HIDDEN_MARKER = re.compile(r"(BEGIN|END)\s+HIDDEN\s+TESTS", re.IGNORECASE)
 """nbgrader's delimiters of hidden tests, as they appear in a rendered notebook's source."""
@@ -103,10 +122,39 @@ class CheckedReleaseFeedback(ExchangeReleaseFeedback):
     """
 
     def copy_files(self) -> None:
-        """Check every page under the source folder, then release them as nbgrader does."""
+        """Check every page under the source folder, then release them as nbgrader does.
+
+        ``grader feedback`` writes the pages alone; the submission's ``timestamp.txt`` and
+        ``submission_secret.txt``, which nbgrader's release reads beside each page, are copied
+        there from ``submitted/<student>/<assignment>/`` (where ``nbgrader collect`` put them).
+        """
         pages = sorted(glob.glob(os.path.join(self.src_path, "*.html")))
         leaking = pages_with_hidden_tests(pages)
         if leaking:
             page = os.path.relpath(leaking[0], self.coursedir.root)
             self.fail(RELEASE_REFUSED.format(page=page))
+        for page in pages:
+            self._add_submission_files(page)
         super().copy_files()
+
+    def _add_submission_files(self, page: str) -> None:
+        """Put the submission's timestamp and secret beside ``page`` if they are missing."""
+        folder = os.path.dirname(page)
+        student = os.path.basename(os.path.dirname(folder))
+        submitted = self.coursedir.format_path(
+            self.coursedir.submitted_directory, student, self.coursedir.assignment_id
+        )
+        for name in SUBMISSION_FILES:
+            target = os.path.join(folder, name)
+            if os.path.isfile(target):
+                continue
+            source = os.path.join(submitted, name)
+            if not os.path.isfile(source):
+                self.fail(
+                    RELEASE_UNMATCHED.format(
+                        page=os.path.relpath(page, self.coursedir.root),
+                        name=name,
+                        submitted=os.path.relpath(source, self.coursedir.root),
+                    )
+                )
+            shutil.copyfile(source, target)
