@@ -25,6 +25,12 @@ stays: it publishes the pages of ``grader feedback``. It is replaced by
 and which finds each submission's ``timestamp.txt`` and ``submission_secret.txt`` (that
 nbgrader's release reads beside each page, and ``grader feedback`` does not write) in
 ``submitted/``.
+
+Limits: these are settings. They hold wherever nbgrader reads this course's nbgrader_config.py
+(JupyterLab started in the course folder, as `make lab` does; nbgrader run there), and fail
+closed if ``grader`` cannot be imported; they do not hold against nbgrader run with other
+settings (another folder, ``--Autograde.exporter_class=...``, an edited config file). The check
+before release looks for nbgrader's default delimiters (``ClearHiddenTests``).
 """
 
 from __future__ import annotations
