@@ -18,3 +18,10 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # A local exchange so the Assignments tab works on a laptop without /srv/nbgrader.
 c.Exchange.root = os.path.join(_here, ".exchange")
 os.makedirs(c.Exchange.root, exist_ok=True)
+# nbgrader's own grading and feedback would bypass the course's sandbox and show hidden tests:
+# `nbgrader autograde`, `nbgrader generate_feedback` and formgrader's Autograde and Generate
+# Feedback buttons refuse, naming `python -m grader autograde` / `python -m grader feedback`;
+# Release Feedback refuses pages that show hidden tests (grader/guard.py).
+c.Autograde.exporter_class = "grader.guard.AutogradeRefused"
+c.GenerateFeedback.exporter_class = "grader.guard.FeedbackRefused"
+c.ExchangeFactory.release_feedback = "grader.guard.CheckedReleaseFeedback"

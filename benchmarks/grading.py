@@ -76,6 +76,9 @@ def plain_nbgrader(course: Course, work: Path, assignments: list[str]) -> float:
         f"--CourseDirectory.release_directory={work / 'release'}",
         f"--CourseDirectory.db_url=sqlite:///{work / 'gradebook.db'}",
         "--log-level=ERROR",
+        # nbgrader_config.py closes nbgrader's own Autograde (grader/guard.py); the baseline
+        # reopens it here, on the synthetic class only, with nbgrader's default exporter.
+        "--Autograde.exporter_class=nbconvert.exporters.NotebookExporter",
     ]
     env = {**os.environ, "PATH": f"{nbgrader.parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     started = time.perf_counter()

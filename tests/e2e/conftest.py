@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -126,14 +127,20 @@ def course_copy(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def lab(course_copy: Path, tmp_path_factory) -> Iterator[Lab]:
     """JupyterLab from the venv, as `make lab` starts it, on a free port of 127.0.0.1."""
-    state = tmp_path_factory.mktemp("lab-state")
+    with serve_lab(course_copy, tmp_path_factory.mktemp("lab-state")) as running:
+        yield running
+
+
+@contextmanager
+def serve_lab(root: Path, state: Path) -> Iterator[Lab]:
+    """Run JupyterLab on the course folder ``root`` (its state under ``state``) until exit."""
     jupyter = Path(sys.executable).with_name("jupyter")
     log = open(state / "jupyter.log", "w")  # noqa: SIM115 - closed below
     # free_port() releases the port before JupyterLab binds it: if something else takes it in
     # between, JupyterLab exits (port_retries=0) and we try again on another port.
     for attempt in range(3):
         port = free_port()
-        proc = _start_jupyter(jupyter, port, course_copy, state, log)
+        proc = _start_jupyter(jupyter, port, root, state, log)
         url = f"http://127.0.0.1:{port}"
         try:
             wait_for_http(f"{url}/api/status", proc=proc, what="JupyterLab server")
@@ -144,7 +151,7 @@ def lab(course_copy: Path, tmp_path_factory) -> Iterator[Lab]:
                 log.close()
                 raise RuntimeError(f"{exc}; see {state / 'jupyter.log'}") from exc
     try:
-        yield Lab(url=url, token=LAB_TOKEN, root=course_copy)
+        yield Lab(url=url, token=LAB_TOKEN, root=root)
     finally:
         _stop(proc)
         log.close()
