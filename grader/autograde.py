@@ -6,9 +6,10 @@ gets exactly one row, ``graded`` with its score or ``error`` with a reason an in
 can act on; a broken or hostile submission never stops the batch.
 
 The grading itself is nbgrader's own ``Autograde`` converter (locked cells restored from
-the gradebook, deleted test cells re-inserted, hidden tests run), one job per student and
-assignment, run in parallel worker processes (:mod:`grader.pool`) inside a sandbox
-(:mod:`grader.sandbox`). Only this process writes the gradebook (:mod:`grader.gradebook`),
+the gradebook, deleted test cells re-inserted), one job per student and assignment, run in
+parallel worker processes (:mod:`grader.pool`): the student's code in a sandboxed kernel
+(:mod:`grader.sandbox`), every graded test, visible or hidden, in a judge outside it
+(:mod:`grader.judge`) that reaches the student's answers only as data. Only this process writes the gradebook (:mod:`grader.gradebook`),
 so formgrader and manual grading keep working on the results.
 
 Grading is incremental: a submission is graded only when it is new, or its files or its

@@ -204,8 +204,9 @@ def run_script(
 ) -> list[Verdict]:
     """Replay ``script`` against the learner's kernel behind ``link``; one verdict per test.
 
-    A lesson cell that fails here is a problem of the course, not of the learner: its error is
-    appended to ``lesson_errors`` (the tests after it will usually fail too).
+    The error of a lesson cell that fails here is appended to ``lesson_errors``: a lesson that
+    uses an unanswered exercise fails, as it does in the learner's kernel; one that fails on
+    the solution too is a problem of the course (the tests after it usually fail as well).
     """
     shell = _shell()
     answers = set(script.answer_names)

@@ -79,7 +79,7 @@ class JudgedExecute(SandboxExecute):
         except JudgeError as exc:
             raise JudgeFailed(str(exc)) from None
         for error in lesson_errors:
-            self.log.warning("a lesson cell failed in the judge (a course problem): %s", error)
+            self.log.info("a lesson cell failed in the judge: %s", error)
         found = {verdict.grade_id: verdict for verdict in verdicts}
         for cell in self.nb.cells:
             grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")

@@ -10,8 +10,9 @@ Dask worker with no access to the course. :func:`grade_job`
    files, ``autograded/`` (the kernel's working directory), and, in a separate folder, a
    private copy of the gradebook;
 3. runs nbgrader's own ``Autograde`` converter (locked cells restored, deleted test cells
-   re-inserted, hidden tests run) with :class:`~grader.sandbox.SandboxExecute` as the
-   executor;
+   re-inserted) with :class:`~grader.judged_execute.JudgedExecute` as the executor: the
+   student's notebook runs in the sandboxed kernel without its graded test cells, which
+   the judge (:mod:`grader.judge`) runs outside it, from the instructor's notebook;
 4. returns the autograded notebooks; the parent alone writes the course's gradebook.
 """
 
