@@ -15,6 +15,7 @@ import base64
 import contextlib
 import io
 import json
+import os
 import pickle
 import secrets
 import socket
@@ -95,6 +96,7 @@ class KernelLink:
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             listener.bind(str(path))  # a new name: never a file the kernel made
+            os.chmod(path, 0o666)  # the sandboxed kernel runs as a user of its own
             listener.listen(1)
             listener.settimeout(self.timeout)
             code = (
