@@ -36,6 +36,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -48,7 +49,7 @@ __all__ = [
     "JudgeScript",
     "JudgeStep",
     "Verdict",
-    "judge_notebook",
+    "JudgeRun",
     "judge_script",
     "run_script",
 ]
@@ -200,15 +201,50 @@ def _shell() -> Any:
 
 
 def run_script(
-    script: JudgeScript, link: KernelLink, lesson_errors: list[str] | None = None
+    script: JudgeScript,
+    connect: Callable[[], KernelLink],
+    lesson_errors: list[str] | None = None,
+    ready: Callable[[], bool] = lambda: True,
 ) -> list[Verdict]:
-    """Replay ``script`` against the learner's kernel behind ``link``; one verdict per test.
+    """Replay ``script`` against the learner's kernel; one verdict per test.
+
+    The lesson cells before the first answer run at once (while the learner's notebook still
+    runs in its kernel); then ``ready()`` waits until it has run (``False``: grading was
+    abandoned, no verdict) and ``connect()`` links the judge to the kernel.
 
     The error of a lesson cell that fails here is appended to ``lesson_errors``: a lesson that
     uses an unanswered exercise fails, as it does in the learner's kernel; one that fails on
     the solution too is a problem of the course (the tests after it usually fail as well).
     """
     shell = _shell()
+    steps = script.steps
+    first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
+    for step in steps[:first]:
+        _lesson(shell, step, lesson_errors)
+    if not ready():
+        return []
+    link = connect()
+    try:
+        return _replay(script, steps[first:], shell, link, lesson_errors)
+    finally:
+        link.close()
+
+
+def _lesson(shell: Any, step: JudgeStep, lesson_errors: list[str] | None) -> None:
+    result = shell.run_cell(step.source, store_history=False, silent=True)
+    error = result.error_before_exec or result.error_in_exec
+    if error is not None and lesson_errors is not None:
+        first = (str(error).strip().splitlines() or [""])[0]
+        lesson_errors.append(f"{type(error).__name__}: {first}"[:300])
+
+
+def _replay(
+    script: JudgeScript,
+    steps: list[JudgeStep],
+    shell: Any,
+    link: KernelLink,
+    lesson_errors: list[str] | None,
+) -> list[Verdict]:
     answers = set(script.answer_names)
     link.before_call = lambda: _share(shell.user_ns, script.shared, link)
     kinds: dict[str, str] = {}
@@ -218,17 +254,13 @@ def run_script(
         except JudgeError as exc:
             return [Verdict(t.grade_id, False, str(exc)) for t in script.tests]
     verdicts = []
-    for step in script.steps:
+    for step in steps:
         if step.kind == "answer":
             for name in step.names:
                 _bind(shell.user_ns, name, str(kinds.get(name, "missing")), link)
         elif step.kind == "lesson":
             link.stale = True
-            result = shell.run_cell(step.source, store_history=False, silent=True)
-            error = result.error_before_exec or result.error_in_exec
-            if error is not None and lesson_errors is not None:
-                first = (str(error).strip().splitlines() or [""])[0]
-                lesson_errors.append(f"{type(error).__name__}: {first}"[:300])
+            _lesson(shell, step, lesson_errors)
         elif step.points > 0:
             link.stale = True
             printed = io.StringIO()
@@ -298,42 +330,59 @@ PRELOAD = (
 _server: subprocess.Popen | None = None
 
 
-def judge_notebook(
-    script: JudgeScript,
-    connection: dict,
-    *,
-    timeout: float,
-    limit: float,
-    folder: str | None = None,
-    lesson_errors: list[str] | None = None,
-) -> list[Verdict]:
-    """Judge one notebook against the kernel at ``connection``, in a process of its own.
+class JudgeRun:
+    """One notebook's judge, started early so that the lessons it replays before the first
+    answer run while the learner's notebook still runs in its kernel.
 
-    The process is forked from a warm judge (:func:`serve`) that has imported
-    :data:`PRELOAD` once for this worker; where ``fork`` is missing it is a fresh
-    ``python -m grader.judge``. ``timeout`` bounds each call into the learner's kernel;
-    ``limit`` the whole judge; ``folder`` is one the kernel sees too (the judge's socket goes
-    there). The errors of lesson cells in the judge are appended to
-    ``lesson_errors``. Raises :class:`JudgeError` if the judge itself fails (not a verdict:
-    a grader problem).
+    Forked from this worker's warm judge (:func:`serve`), which has imported
+    :data:`PRELOAD` once; where ``fork`` is missing, a fresh ``python -m grader.judge`` runs
+    it all in :meth:`finish`. ``timeout`` bounds each call into the learner's kernel;
+    ``folder`` is one the kernel sees too (the judge's socket goes there).
     """
-    request = {
-        "script": script.to_dict(),
-        "connection": {
-            k: (v.decode() if isinstance(v, bytes) else v) for k, v in connection.items()
-        },
-        "timeout": timeout,
-        "folder": folder,
-    }
-    line = _ask_server(request, limit) if hasattr(os, "fork") else _ask_process(request, limit)
-    try:
-        found = json.loads(line)
-        verdicts = [Verdict(**verdict) for verdict in found["verdicts"]]
-    except (ValueError, KeyError, TypeError):
-        raise JudgeError(f"the judge failed: {line[-200:] or 'no output'}") from None
-    if lesson_errors is not None:
-        lesson_errors += [str(e) for e in found.get("lesson_errors", [])]
-    return verdicts
+
+    def __init__(
+        self, script: JudgeScript, connection: dict, *, timeout: float, folder: str | None = None
+    ) -> None:
+        self.request = {
+            "script": script.to_dict(),
+            "connection": {
+                k: (v.decode() if isinstance(v, bytes) else v) for k, v in connection.items()
+            },
+            "timeout": timeout,
+            "folder": folder,
+        }
+        self.forked = hasattr(os, "fork")
+        self.open = False
+        if self.forked:
+            self.open = _send(json.dumps(self.request).encode() + b"\n")
+
+    def finish(self, limit: float, lesson_errors: list[str] | None = None) -> list[Verdict]:
+        """The verdicts, once the learner's notebook has run. The errors of lesson cells in
+        the judge are appended to ``lesson_errors``. Raises :class:`JudgeError` if the judge
+        itself fails (not a verdict: a grader problem)."""
+        if not self.forked:
+            line = _ask_process(self.request, limit)
+        elif not (self.open and _send(b"go\n")):
+            raise JudgeError("the judge could not be started")
+        else:
+            self.open = False
+            line = _receive(limit)
+        try:
+            found = json.loads(line)
+            verdicts = [Verdict(**verdict) for verdict in found["verdicts"]]
+        except (ValueError, KeyError, TypeError):
+            raise JudgeError(f"the judge failed: {line[-200:] or 'no output'}") from None
+        if lesson_errors is not None:
+            lesson_errors += [str(e) for e in found.get("lesson_errors", [])]
+        return verdicts
+
+    def cancel(self) -> None:
+        """The notebook could not be run: let the judge go without a verdict."""
+        if self.open:
+            self.open = False
+            if _send(b"stop\n"):
+                with contextlib.suppress(JudgeError):
+                    _receive(30.0)
 
 
 def _ask_process(request: dict, limit: float) -> str:
@@ -354,8 +403,8 @@ def _ask_process(request: dict, limit: float) -> str:
     return lines[-1]
 
 
-def _ask_server(request: dict, limit: float) -> str:
-    """One request to this worker's warm judge; it is restarted if it died or timed out."""
+def _send(data: bytes) -> bool:
+    """Write to this worker's warm judge, started (or restarted) if needed."""
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen(
@@ -366,13 +415,20 @@ def _ask_server(request: dict, limit: float) -> str:
             start_new_session=True,
             cwd=tempfile.gettempdir(),  # the worker's own folder is a scratch one, soon gone
         )
-    server = _server
     try:
-        server.stdin.write(json.dumps(request).encode() + b"\n")
-        server.stdin.flush()
+        _server.stdin.write(data)
+        _server.stdin.flush()
     except OSError:
         _stop_server()
-        raise JudgeError("the judge could not be started") from None
+        return False
+    return True
+
+
+def _receive(limit: float) -> str:
+    """The warm judge's reply line; it is stopped if it died or took longer than ``limit``."""
+    server = _server
+    if server is None:
+        raise JudgeError("the judge is not running")
     deadline = time.monotonic() + limit
     received = b""
     with selectors.DefaultSelector() as selector:
@@ -400,21 +456,32 @@ def _stop_server() -> None:
     _server = None
 
 
-def _judge(request: dict) -> str:
+def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
     """Judge one request in this process; the reply line (``{"verdicts": ...}``)."""
     script = JudgeScript.from_dict(request["script"])
-    link = KernelLink(
-        request["connection"],
-        float(request["timeout"]),
-        tuple(script.lend_types),
-        request.get("folder"),
-    )
+
+    def connect() -> KernelLink:
+        return KernelLink(
+            request["connection"],
+            float(request["timeout"]),
+            tuple(script.lend_types),
+            request.get("folder"),
+        )
+
     lesson_errors: list[str] = []
-    try:
-        verdicts = run_script(script, link, lesson_errors)
-    finally:
-        link.close()
+    verdicts = run_script(script, connect, lesson_errors, ready)
     return json.dumps({"verdicts": [asdict(v) for v in verdicts], "lesson_errors": lesson_errors})
+
+
+def _waiter(fd: int) -> Callable[[], bool]:
+    """In a forked judge: wait for the worker's word, relayed on ``fd`` (``go``: the notebook
+    has run; anything else: grading was abandoned)."""
+
+    def ready() -> bool:
+        with os.fdopen(fd, "rb") as words:
+            return words.readline().strip() == b"go"
+
+    return ready
 
 
 def _quiet() -> int:
@@ -440,15 +507,20 @@ def serve() -> None:
     gc.freeze()
     for line in sys.stdin.buffer:
         scratch = tempfile.mkdtemp(prefix="judge-")  # the lessons' working folder
+        words, relay = os.pipe()
         child = os.fork()
         if child == 0:
             try:
+                os.close(relay)
                 os.chdir(scratch)
-                reply = _judge(json.loads(line))
+                reply = _judge(json.loads(line), _waiter(words))
             except BaseException as exc:  # noqa: BLE001 - reported, then the child exits
                 reply = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
             os.write(out, reply.encode() + b"\n")
             os._exit(0)
+        os.close(words)
+        os.write(relay, sys.stdin.buffer.readline() or b"stop\n")  # the worker's go, or stop
+        os.close(relay)
         _, status = os.waitpid(child, 0)
         if status != 0:
             os.write(out, b"the judge process crashed\n")

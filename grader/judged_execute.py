@@ -17,7 +17,7 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Dict
 
-from .judge import VISIBLE_PASSED, JudgeScript, judge_notebook
+from .judge import VISIBLE_PASSED, JudgeRun, JudgeScript
 from .link import JudgeError
 from .sandbox import SandboxExecute
 
@@ -46,10 +46,23 @@ class JudgedExecute(SandboxExecute):
         self._skipped = (
             {s.grade_id for s in self._script.steps if s.kind == "test"} if self._script else set()
         )
-        self._judge_done = False
-        return super().preprocess(nb, resources, km)
+        self._run: JudgeRun | None = None
+        try:
+            return super().preprocess(nb, resources, km)
+        finally:
+            if self._run is not None:
+                self._run.cancel()  # the notebook stopped before its end: no verdicts
+                self._run = None
 
     def preprocess_cell(self, cell: NotebookNode, resources: dict, index: int):
+        if self._script is not None and index == 0:
+            connection = self.kc.get_connection_info(session=False)
+            self._run = JudgeRun(
+                self._script,
+                connection,
+                timeout=float(self.timeout or 60),
+                folder=_shared_folder(connection, self.km.connection_file),
+            )
         grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", "")
         if cell.cell_type == "code" and grade_id in self._skipped:
             cell.outputs = []
@@ -61,21 +74,13 @@ class JudgedExecute(SandboxExecute):
         return cell, resources
 
     def _judge(self) -> None:
-        if self._judge_done:
+        run, self._run = self._run, None
+        if run is None:
             return
-        self._judge_done = True
         limit = float(self.timeout or 60) * (len(self._script.steps) + 5)
         lesson_errors: list[str] = []
         try:
-            connection = self.kc.get_connection_info(session=False)
-            verdicts = judge_notebook(
-                self._script,
-                connection,
-                timeout=float(self.timeout or 60),
-                limit=limit,
-                folder=_shared_folder(connection, self.km.connection_file),
-                lesson_errors=lesson_errors,
-            )
+            verdicts = run.finish(limit, lesson_errors)
         except JudgeError as exc:
             raise JudgeFailed(str(exc)) from None
         for error in lesson_errors:
