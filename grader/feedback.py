@@ -51,8 +51,11 @@ def _first_line(source: str) -> str:
     return match.group(2).strip() if match else ""
 
 
-def _message(cell) -> str:
+def _message(cell) -> tuple[str, bool]:
+    """A failed check's message (its errors), and whether its visible checks passed (said by
+    a line of its own output, never by an error's text, which the student's code may write)."""
     parts = []
+    visible_passed = False
     for out in cell.get("outputs", []):
         if out.get("output_type") == "error":
             name, value = out.get("ename", "Error"), out.get("evalue", "")
@@ -60,11 +63,11 @@ def _message(cell) -> str:
                 value = "an answer this check needs is not written yet"
             parts.append(f"{name}: {value}")
         elif out.get("output_type") == "stream":
-            # What a test printed: only the course's own "visible checks passed" line is
-            # kept; anything else may come from the student's code, called by the test.
-            parts += _VISIBLE_PASSED.findall(str(out.get("text", "")))
+            # What a test printed is never shown: it may come from the student's code.
+            visible_passed |= bool(_VISIBLE_PASSED.search(str(out.get("text", ""))))
     text = _ANSI.sub("", "\n".join(p.rstrip() for p in parts if p.strip()))
-    return text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "\n…"
+    text = text if len(text) <= _MESSAGE_LIMIT else text[:_MESSAGE_LIMIT] + "\n…"
+    return text, visible_passed
 
 
 def _unchanged(cell) -> bool:
@@ -151,10 +154,10 @@ def cell_outcomes(nb, grades: dict[str, tuple[float | None, float, str]]) -> lis
             if not message and score == 0 and unanswered:
                 message = "no answer given"
         else:
-            message = "" if outcome == "passed" else _message(cell)
-            if outcome != "passed" and _VISIBLE_PASSED.search(message):
-                visible_passed = True
-                message = _VISIBLE_PASSED.sub("", message).strip()
+            if outcome != "passed":
+                message, visible_passed = _message(cell)
+            else:
+                message = ""
         rows.append(
             {
                 "grade_id": grade_id,

@@ -55,7 +55,7 @@ __all__ = [
 ]
 
 VISIBLE_PASSED = "Visible checks passed."
-"""What :func:`authlab.course.feedback.passed` prints when a cell's visible checks pass."""
+"""How a test cell's output starts when its visible checks passed and a hidden one failed."""
 
 
 @dataclass
@@ -63,7 +63,8 @@ class JudgeStep:
     """One code cell of the instructor's notebook, as the judge replays it."""
 
     kind: str  # "lesson", "answer" or "test"
-    source: str = ""  # lesson and test cells: the instructor's source
+    source: str = ""  # lesson cells, and a test cell's visible checks: the instructor's source
+    hidden: str = ""  # a test cell's hidden checks (run after its visible ones)
     names: list[str] = field(default_factory=list)  # answer cells: the names they define
     grade_id: str = ""
     points: float = 0.0
@@ -145,10 +146,12 @@ def judge_script(nb: Any) -> JudgeScript:
         if meta.get("solution"):
             steps.append(JudgeStep("answer", names=defined_names(_strip_markers(cell.source))))
         elif meta.get("grade"):
+            visible, hidden = _split_hidden(cell.source)
             steps.append(
                 JudgeStep(
                     "test",
-                    source=cell.source,
+                    source=visible,
+                    hidden=hidden,
                     grade_id=meta["grade_id"],
                     points=float(meta.get("points") or 0),
                 )
@@ -160,6 +163,16 @@ def judge_script(nb: Any) -> JudgeScript:
     return JudgeScript(steps, shared, [str(name) for name in settings.get("lend_types") or []])
 
 
+def _split_hidden(source: str) -> tuple[str, str]:
+    """A test cell's visible checks and its hidden ones (nbgrader's HIDDEN TESTS block)."""
+    begin, end = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+    if begin not in source:
+        return source, ""
+    before, _, rest = source.partition(begin)
+    hidden, _, after = rest.partition(end)
+    return before + after, hidden
+
+
 def _strip_markers(source: str) -> str:
     return "\n".join(line for line in source.splitlines() if not line.strip().startswith("### "))
 
@@ -167,22 +180,34 @@ def _strip_markers(source: str) -> str:
 # -- replaying the instructor's notebook -------------------------------------------------------
 
 
-def _message(exc: BaseException, answers: set[str]) -> str:
+def _message(exc: BaseException, answers: set[str], *, hidden: bool = False) -> str:
+    """The verdict's message for a failed check. For a hidden check it names what was
+    checked, never the expected value nor what the learner's code said (which could carry
+    the hidden inputs out)."""
     from authlab.course.feedback import CheckFailed
 
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
-    if isinstance(exc, CheckFailed | JudgeError):
-        message = text
-    elif isinstance(exc, NotImplementedError):
+    if isinstance(exc, NotImplementedError):
         message = "not answered yet (the answer still raises NotImplementedError)"
     elif isinstance(exc, RemoteRaised):
-        where = exc.learner_where
-        message = f"your code raised {type(exc).__name__}{': ' + first if first else ''}{where}"
+        said = "" if hidden else (f": {first}" if first else "")
+        during = " during a hidden check" if hidden else ""
+        message = f"your code raised {type(exc).__name__}{said}{during}{exc.learner_where}"
     elif isinstance(exc, NameError) and getattr(exc, "name", None) in answers:
-        message = f"{exc.name} is not defined in your notebook: did its answer cell run, or was it renamed?"
+        message = (
+            f"{exc.name} is not defined in your notebook: did its answer cell run, or was it "
+            "renamed?"
+        )
+    elif isinstance(exc, JudgeError):
+        message = text
+    elif hidden:
+        what = str(getattr(exc, "what", "") or "") if isinstance(exc, CheckFailed) else ""
+        message = f"a hidden check failed{f' ({what[:150]})' if what else ''}"
+    elif isinstance(exc, CheckFailed):
+        message = text
     elif isinstance(exc, AssertionError):
-        message = f"a hidden check failed{': ' + first if first else ''}"
+        message = f"a check failed{': ' + first if first else ''}"
     else:
         message = f"{type(exc).__name__}{': ' + first if first else ''}"
     return message[:600]
@@ -263,16 +288,22 @@ def _replay(
             _lesson(shell, step, lesson_errors)
         elif step.points > 0:
             link.stale = True
-            printed = io.StringIO()
-            with contextlib.redirect_stdout(printed):
-                result = shell.run_cell(step.source, store_history=False, silent=True)
-            error = result.error_before_exec or result.error_in_exec
-            if error is None:
-                verdicts.append(Verdict(step.grade_id, True))
-            else:
-                visible = VISIBLE_PASSED in printed.getvalue()
-                verdicts.append(Verdict(step.grade_id, False, _message(error, answers), visible))
+            verdicts.append(_test(shell, step, answers))
     return verdicts
+
+
+def _test(shell: Any, step: JudgeStep, answers: set[str]) -> Verdict:
+    """Run a test cell's visible checks, then its hidden ones; the verdict."""
+    for part, hidden in ((step.source, False), (step.hidden, True)):
+        if not part.strip():
+            continue
+        with contextlib.redirect_stdout(io.StringIO()):
+            result = shell.run_cell(part, store_history=False, silent=True)
+        error = result.error_before_exec or result.error_in_exec
+        if error is not None:
+            message = _message(error, answers, hidden=hidden)
+            return Verdict(step.grade_id, False, message, visible_passed=hidden)
+    return Verdict(step.grade_id, True)
 
 
 def _share(ns: dict, names: list[str], link: KernelLink) -> None:
@@ -288,11 +319,12 @@ def _share(ns: dict, names: list[str], link: KernelLink) -> None:
 
 
 def _packable(link: KernelLink, value: Any) -> Any:
-    """``value`` itself if it pickles, else lent to the kernel."""
+    """``value`` itself if it pickles, else lent to the kernel (if it may be)."""
     try:
         link.pack(value)
     except Exception:  # noqa: BLE001 - pickle raises many kinds: lend what does not copy
-        link.lend(value)
+        if link.may_lend(value):
+            link.lend(value)
     return value
 
 

@@ -37,8 +37,13 @@ MAX_REPLY_CHARS = 8_000_000
 _PROBE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
 
 
+_NEVER_LENT = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)
+
+
 class JudgeError(Exception):
     """The judge could not get an answer from the learner's kernel (the message says why)."""
+
+    learner_where = ""  # raised by the judge, not in the learner's code (see feedback.call)
 
 
 class _Lender(pickle.Pickler):
@@ -160,30 +165,37 @@ class KernelLink:
 
     def pack(self, value: Any, *, lend_whole: bool = False) -> str:
         """``value`` as a pickle for the kernel (base64); with ``lend_whole``, a value that
-        cannot be pickled is lent instead. Raises ``pickle.PicklingError`` or ``TypeError``."""
+        cannot be pickled is lent instead if :meth:`may_lend` allows. Raises
+        ``pickle.PicklingError`` or ``TypeError``."""
         stream = io.BytesIO()
         try:
             _Lender(stream, self).dump(value)
         except (pickle.PicklingError, TypeError, AttributeError):
-            if not lend_whole:
+            if not (lend_whole and self.may_lend(value)):
                 raise
             self.lend(value)
             stream = io.BytesIO()
             _Lender(stream, self).dump(value)
         return base64.b64encode(stream.getvalue()).decode("ascii")
 
-    def _may_send(self, value: Any) -> bool:
-        """Whether a lent object's attribute may go to the kernel: data, a method of a lent
-        object, one of the course's own objects or an AWS client; never a module, a class, a
-        function or any other object through which the kernel could reach into the judge."""
+    def may_lend(self, value: Any) -> bool:
+        """Whether ``value`` may be lent: a method of a lent object, an AWS client, one of the
+        :attr:`lend_types` or of the course's own objects; never a module, a class, a function
+        or any other object through which the kernel could reach into the judge (a waiter, a
+        paginator, an event system)."""
         if isinstance(value, types.MethodType):
             return self.lends(value.__self__)
-        if isinstance(
-            value, types.ModuleType | type | types.FunctionType | types.BuiltinFunctionType
-        ):
+        if isinstance(value, _NEVER_LENT):
             return False
-        if self.lends(value) or type(value).__module__.startswith("authlab."):
+        return self.lends(value) or type(value).__module__.startswith("authlab.")
+
+    def _may_send(self, value: Any) -> bool:
+        """Whether a lent object's attribute may go to the kernel: what :meth:`may_lend`
+        allows, or data that copies."""
+        if self.may_lend(value):
             return True
+        if isinstance(value, _NEVER_LENT):
+            return False
         try:
             pickle.dumps(value)
         except Exception:  # noqa: BLE001 - anything that does not copy is not lent
@@ -376,20 +388,7 @@ class RemoteObject:
                     "tell your instructor"
                 ) from None
         reply = link.request("call", target=self._target, args=packed)
-        value = self._link.result(reply, f"the result of {self.__name__}")
-        for index, after in (reply.get("after") or {}).items():
-            target = args[int(index)] if index.isdigit() and int(index) < len(args) else None
-            _sync(target, self._link.decode(after, "an argument after the call"))
-        return value
-
-
-def _sync(target: Any, value: Any) -> None:
-    """Make a dict or list argument hold what the learner's function left in its copy."""
-    if isinstance(target, dict) and isinstance(value, dict) and target != value:
-        target.clear()
-        target.update(value)
-    elif isinstance(target, list) and isinstance(value, list) and target != value:
-        target[:] = value
+        return link.result(reply, f"the result of {self.__name__}")
 
 
 class Unreadable:

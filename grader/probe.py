@@ -15,8 +15,8 @@ A request is a JSON object with a *target*: ``{"name": N}`` (a name in the noteb
 * ``{"op": "get", "target": T}``: the target's value, encoded;
 * ``{"op": "call", "target": T, "args": <base64 pickle of (args, kwargs)>}``: call the target
   with the judge's arguments (pickled by the judge: unpickling happens here, in the sandbox,
-  so it trusts only the judge); the reply holds the result, encoded, and the list and dict
-  arguments after the call (so that a test sees an answer that changes its input);
+  so it trusts only the judge; the answer gets copies, whatever it does to them stays here);
+  the reply holds the result, encoded;
 * ``{"op": "set", "values": <base64 pickle of a dict>}``: give the notebook the judge's values
   of the lesson names it shares (its deployment's configuration).
 
@@ -126,22 +126,23 @@ def encode(value, depth=0, handles=None):
     """``value`` as JSON-ready data (see the module's docstring)."""
     if depth > MAX_DEPTH:
         raise Unreadable(f"it is nested more than {MAX_DEPTH} levels deep")
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)  # exact types only: a subclass could compute its contents when read
+    if value is None or kind in (bool, str):
         return value
-    if isinstance(value, int):
-        return int(value)
-    if isinstance(value, float):
+    if kind is int:
+        return value
+    if kind is float:
         return value if math.isfinite(value) else {"$float": repr(value)}
-    if isinstance(value, (bytes, bytearray, memoryview)):
+    if kind in (bytes, bytearray):
         return {"$bytes": base64.b64encode(bytes(value)).decode("ascii")}
     inner = [depth + 1, handles]
-    if isinstance(value, tuple):
+    if kind is tuple:
         return {"$tuple": [encode(item, *inner) for item in value]}
-    if isinstance(value, list):
+    if kind is list:
         return [encode(item, *inner) for item in value]
-    if isinstance(value, (set, frozenset)):
+    if kind in (set, frozenset):
         return {"$set": [encode(item, *inner) for item in value]}
-    if isinstance(value, dict):
+    if kind is dict:
         if all(isinstance(key, str) and not key.startswith("$") for key in value):
             return {key: encode(item, *inner) for key, item in value.items()}
         return {"$map": [[encode(k, *inner), encode(v, *inner)] for k, v in value.items()]}
@@ -242,16 +243,7 @@ def answer(ns, request):
             result = _target(ns, request["target"])(*args, **kwargs)
         except BaseException as exc:  # noqa: BLE001 - SystemExit too: it is the answer's doing
             return {"raised": raised(exc)}
-        reply = {"value": encode(result, 0, handles)}
-        after = {}
-        for index, arg in enumerate(args):
-            if isinstance(arg, (dict, list)):
-                try:
-                    after[str(index)] = encode(arg)
-                except Unreadable:
-                    pass
-        reply["after"] = after
-        return reply
+        return {"value": encode(result, 0, handles)}
     return {"error": f"unknown request {op!r}"}
 
 

@@ -48,9 +48,17 @@ __all__ = [
 
 
 class CheckFailed(AuthLabError, AssertionError):
-    """A visible test found something to fix. The message says what and how."""
+    """A visible test found something to fix. The message says what and how.
+
+    ``what`` names what was checked (``"the sub claim"``), without its value: the grader
+    shows only that for a hidden check, whose expected values stay hidden.
+    """
 
     code = "check_failed"
+
+    def __init__(self, message: str, *, hint: str | None = None, what: str = "") -> None:
+        super().__init__(message, hint=hint)
+        self.what = what
 
 
 def check(condition: object, message: str, *, hint: str | None = None) -> None:
@@ -68,7 +76,9 @@ def check_equal(actual: Any, expected: Any, *, what: str, hint: str | None = Non
     """Fail unless ``actual == expected``, naming ``what`` was compared."""
     if actual != expected:
         raise CheckFailed(
-            f"{what}: expected {_short(expected)}, got {_short(actual)}.", hint=hint or ""
+            f"{what}: expected {_short(expected)}, got {_short(actual)}.",
+            hint=hint or "",
+            what=what,
         )
 
 
@@ -96,10 +106,12 @@ def check_raises(
         raise CheckFailed(
             f"{what}: expected {names}, but {_error_name(exc)} was raised: {first}{place}",
             hint=hint or "",
+            what=what,
         ) from None
     raise CheckFailed(
         f"{what}: expected {names}, but nothing was raised (it returned {_short(result, 60)}).",
         hint=hint or "",
+        what=what,
     )
 
 
@@ -182,6 +194,7 @@ def call(
         raise CheckFailed(
             f"{label} raised {_error_name(exc)}{': ' + first if first else ''}{place}.",
             hint=hint or hint_for(exc) or "",
+            what=label,
         ) from None
 
 
