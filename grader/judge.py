@@ -11,11 +11,12 @@ notebook, taken from the course's sources:
   :class:`~grader.link.RemoteObject` (its arguments go in as a pickle made here, its result
   comes back as plain data, an exception as its class names and message); a value is read
   once, as plain data;
-* before the learner's code runs, the kernel gets the judge's values of the lesson names the
-  notebook *shares* (its metadata ``grader.share``): the configuration an answer runs with,
-  as a deployment would set it. What cannot be copied (an AWS client) is lent: the learner's
-  code uses the judge's own object through the kernel's stdin channel, so its AWS calls reach
-  the judge's local AWS, whose state the tests then read;
+* before the learner's code runs, the kernel gets the judge's lesson values (ids, keys,
+  issuers: the world the tests see), as a deployment configures a function. What cannot be
+  copied (an AWS client) is lent: the learner's code uses the judge's own object, through
+  the kernel's link to the judge, so its AWS calls reach the judge's local AWS, whose state
+  the tests then read; the judge's local servers are reachable from the kernel at their
+  own addresses;
 * test cells, visible and hidden, run here and give a :class:`Verdict` each: passed, or the
   failure's message. Output the learner's code prints during a test is never read.
 
@@ -36,6 +37,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -75,12 +77,6 @@ class JudgeScript:
     """The instructor's notebook reduced to what the judge replays (plain data)."""
 
     steps: list[JudgeStep]
-    shared: list[str] = field(default_factory=list)
-    """Lesson names whose values the judge gives the learner's kernel before each test: the
-    configuration an answer runs with (the issuer and keys it trusts, the ids of the user
-    pool it signs in to), as a deployment would set it. Values go in as pickles, or lent
-    when they cannot be copied; they are the judge's own, so the answers are tested against
-    the state the tests see."""
     lend_types: list[str] = field(default_factory=list)
     """Classes whose instances the judge lends rather than copies when a test hands one to
     the learner's code (a token service that counts the refreshes it is asked for)."""
@@ -99,7 +95,6 @@ class JudgeScript:
         """The script as JSON-ready data."""
         return {
             "steps": [asdict(step) for step in self.steps],
-            "shared": list(self.shared),
             "lend_types": list(self.lend_types),
         }
 
@@ -108,7 +103,6 @@ class JudgeScript:
         """The script from :meth:`to_dict`'s data."""
         return cls(
             [JudgeStep(**step) for step in data["steps"]],
-            list(data.get("shared", [])),
             list(data.get("lend_types", [])),
         )
 
@@ -159,8 +153,7 @@ def judge_script(nb: Any) -> JudgeScript:
         elif cell.source.strip():
             steps.append(JudgeStep("lesson", source=cell.source))
     settings = nb.metadata.get("grader") or {}
-    shared = [str(name) for name in settings.get("share") or []]
-    return JudgeScript(steps, shared, [str(name) for name in settings.get("lend_types") or []])
+    return JudgeScript(steps, [str(name) for name in settings.get("lend_types") or []])
 
 
 def _split_hidden(source: str) -> tuple[str, str]:
@@ -271,7 +264,7 @@ def _replay(
     lesson_errors: list[str] | None,
 ) -> list[Verdict]:
     answers = set(script.answer_names)
-    link.before_call = lambda: _share(shell.user_ns, script.shared, link)
+    link.before_call = lambda: _share(shell.user_ns, answers, link)
     kinds: dict[str, str] = {}
     if answers:
         try:
@@ -306,26 +299,31 @@ def _test(shell: Any, step: JudgeStep, answers: set[str]) -> Verdict:
     return Verdict(step.grade_id, True)
 
 
-def _share(ns: dict, names: list[str], link: KernelLink) -> None:
-    """Give the kernel the judge's values of ``names`` (copied, or lent if they cannot be)."""
-    values = {name: ns[name] for name in names if name in ns}
-    if not values:
-        return
-    try:
-        packed = link.pack(values)
-    except (TypeError, AttributeError, ValueError):  # something in it cannot be pickled
-        packed = link.pack({name: _packable(link, value) for name, value in values.items()})
-    link.request("set", values=packed)
+_NOT_SHARED = {"In", "Out", "exit", "quit", "get_ipython"}
 
 
-def _packable(link: KernelLink, value: Any) -> Any:
-    """``value`` itself if it pickles, else lent to the kernel (if it may be)."""
-    try:
-        link.pack(value)
-    except Exception:  # noqa: BLE001 - pickle raises many kinds: lend what does not copy
-        if link.may_lend(value):
-            link.lend(value)
-    return value
+def _share(ns: dict, answers: set[str], link: KernelLink) -> None:
+    """Give the kernel the judge's lesson values: the world the answers run in is the one
+    the tests see (ids, keys, issuers, AWS clients). Values are copied, or lent when they
+    cannot be (an AWS client); the kernel keeps its own modules, functions and classes (they
+    read the values given here), the learner's names and whatever it cannot load."""
+    values = {}
+    for name, value in list(ns.items()):
+        if name.startswith("_") or name in answers or name in _NOT_SHARED:
+            continue
+        if isinstance(value, _KEPT) or isinstance(value, RemoteObject | Unreadable):
+            continue
+        try:
+            values[name] = link.pack(value)
+        except Exception:  # noqa: BLE001, S112 - pickle raises many kinds: lend it, or not share
+            if link.may_lend(value):
+                link.lend(value)
+                values[name] = link.pack(value)
+    if values:
+        link.request("set", values=values)
+
+
+_KEPT = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType, types.MethodType)
 
 
 def _bind(ns: dict, name: str, kind: str, link: KernelLink) -> None:

@@ -21,6 +21,7 @@ import secrets
 import socket
 import sys
 import tempfile
+import threading
 import time
 import types
 from collections.abc import Callable
@@ -87,11 +88,14 @@ class KernelLink:
         self.classes: dict[str, type] = {}
         self._buffer = b""
         self.sock: socket.socket | None = None
+        self.folder = Path(folder or tempfile.gettempdir())
+        self._relay: _Relay | None = None
+        self._forwarded: set[int] = set()
         self.client = BlockingKernelClient()
         self.client.load_connection_info(connection)
         self.client.start_channels(shell=True, iopub=False, stdin=False, hb=False, control=True)
         try:
-            self._connect(Path(folder or tempfile.gettempdir()))
+            self._connect(self.folder)
         except (OSError, JudgeError) as exc:
             self.dead = f"the grader could not reach your kernel: {exc}"
 
@@ -133,8 +137,26 @@ class KernelLink:
             with contextlib.suppress(OSError):
                 path.unlink()
 
+    # -- the judge's local servers, at their own addresses in the kernel ---------------------
+
+    def forward(self) -> None:
+        """Make the judge's new local servers (its moto, its identity providers) reachable from
+        the kernel at the same ``127.0.0.1:port``: where the kernel has a network of its own
+        (the sandbox), :mod:`grader.probe` listens there and relays to the judge, which
+        connects only to ports this process listens on."""
+        ports = sorted(_own_listening_ports() - self._forwarded)
+        if not ports or self.sock is None:
+            return
+        if self._relay is None:
+            self._relay = _Relay(self.folder)
+        self._forwarded |= set(ports)
+        self._relay.allowed |= set(ports)
+        self.request("forward", path=str(self._relay.path), ports=ports)
+
     def close(self) -> None:
         """Hang up and close the channels (the kernel itself is the worker's to stop)."""
+        if self._relay is not None:
+            self._relay.close()
         with contextlib.suppress(Exception):
             if self.sock is not None:
                 self.sock.close()
@@ -341,6 +363,91 @@ def _no_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _own_listening_ports() -> set[int]:
+    """The TCP ports this process listens on at 127.0.0.1 (Linux; elsewhere none)."""
+    inodes = set()
+    with contextlib.suppress(OSError):
+        for fd in os.listdir("/proc/self/fd"):
+            with contextlib.suppress(OSError):
+                target = os.readlink(f"/proc/self/fd/{fd}")
+                if target.startswith("socket:["):
+                    inodes.add(target[8:-1])
+    ports = set()
+    with contextlib.suppress(OSError), open("/proc/net/tcp") as table:  # noqa: PTH123
+        for line in list(table)[1:]:
+            fields = line.split()
+            local, state, inode = fields[1], fields[3], fields[9]
+            address, port = local.split(":")
+            if state == "0A" and address == "0100007F" and inode in inodes:  # LISTEN, 127.0.0.1
+                ports.add(int(port, 16))
+    return ports
+
+
+class _Relay:
+    """The judge's end of :meth:`KernelLink.forward`: a Unix socket whose connections each
+    name a port, relayed to 127.0.0.1:port if it is one of :attr:`allowed`."""
+
+    def __init__(self, folder: Path) -> None:
+        self.allowed: set[int] = set()
+        self.path = folder / f"relay-{secrets.token_hex(6)}.sock"
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(str(self.path))
+        os.chmod(self.path, 0o666)  # the sandboxed kernel runs as a user of its own
+        self.listener.listen(16)
+        threading.Thread(target=self._accept, name="judge-relay", daemon=True).start()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self.listener.close()
+        with contextlib.suppress(OSError):
+            self.path.unlink()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._relay, args=(conn,), daemon=True).start()
+
+    def _relay(self, conn: socket.socket) -> None:
+        with conn:
+            header = b""
+            while not header.endswith(b"\n") and len(header) < 8:
+                chunk = conn.recv(1)
+                if not chunk:
+                    return
+                header += chunk
+            try:
+                port = int(header)
+            except ValueError:
+                return
+            if port not in self.allowed:
+                return  # only the judge's own servers: never any other port of this machine
+            try:
+                far = socket.create_connection(("127.0.0.1", port), timeout=5)
+            except OSError:
+                return
+            far.settimeout(None)
+            with far:
+                thread = threading.Thread(target=_pump, args=(far, conn), daemon=True)
+                thread.start()
+                _pump(conn, far)
+                thread.join(timeout=30)
+
+
+def _pump(source: socket.socket, target: socket.socket) -> None:
+    try:
+        while data := source.recv(65536):
+            target.sendall(data)
+    except OSError:
+        pass
+    finally:
+        for sock in (source, target):
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+
+
 class RemoteObject:
     """One of the learner's objects, in their kernel: a function of theirs, or an object one
     returned. Calling it calls it there (arguments pickled by the judge, the result back as
@@ -381,6 +488,7 @@ class RemoteObject:
         if link.stale and link.before_call is not None:
             link.stale = False
             try:
+                link.forward()
                 link.before_call()
             except (pickle.PicklingError, TypeError, AttributeError) as exc:
                 raise JudgeError(

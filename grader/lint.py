@@ -13,7 +13,7 @@ Checked for each source notebook and its student version:
   test cell reads is defined by a lesson cell, an answer cell or an earlier test cell of
   the source, so the test runs in the judge, which has the instructor's lessons and only the
   learner's answers (a test reading what the learner's kernel alone holds would fail
-  there), and every name the notebook shares with the kernel is a lesson's.
+  there).
 """
 
 from __future__ import annotations
@@ -179,7 +179,6 @@ def judge_problems(path: Path) -> list[Problem]:
             ]
         return []
     known = set(dir(builtins)) | _SHELL_NAMES
-    lesson_names: set[str] = set()
     problems = []
     for cell in nb.cells:
         if cell.cell_type != "code":
@@ -202,12 +201,6 @@ def judge_problems(path: Path) -> list[Problem]:
                     )
                 )
         known |= defined
-        if not (meta.get("grade") or meta.get("solution")):
-            lesson_names |= defined
-    settings = nb.metadata.get("grader") or {}
-    for name in settings.get("share") or []:
-        if name not in lesson_names:
-            problems.append(Problem(path, f"shares {name!r}, which no lesson cell defines"))
     return problems
 
 

@@ -17,8 +17,11 @@ A request is a JSON object with a *target*: ``{"name": N}`` (a name in the noteb
   with the judge's arguments (pickled by the judge: unpickling happens here, in the sandbox,
   so it trusts only the judge; the answer gets copies, whatever it does to them stays here);
   the reply holds the result, encoded;
-* ``{"op": "set", "values": <base64 pickle of a dict>}``: give the notebook the judge's values
-  of the lesson names it shares (its deployment's configuration).
+* ``{"op": "set", "values": {name: <base64 pickle>}}``: give the notebook the judge's lesson
+  values (its deployment's configuration), each it can load;
+* ``{"op": "forward", "path": P, "ports": [...]}``: serve each of the judge's local servers at
+  its own address here (127.0.0.1:port), each connection relayed to the judge through its
+  socket at ``P``; the reply lists the ports this kernel could take.
 
 The judge talks to the probe over a Unix socket the judge listens on, in a folder the kernel
 and the judge both see (the kernel's connection folder): one execute request starts
@@ -230,8 +233,16 @@ def answer(ns, request):
                 kinds[name] = "callable" if callable(ns[name]) else "value"
         return {"kinds": kinds}
     if op == "set":
-        ns.update(_loads(request["values"]))
-        return {"set": True}
+        taken = []
+        for name, packed in request["values"].items():
+            try:
+                ns[name] = _loads(packed)
+            except Exception:  # noqa: BLE001, S112 - a class this kernel lacks: keep its own
+                continue
+            taken.append(name)
+        return {"set": taken}
+    if op == "forward":
+        return {"forwarded": [p for p in request["ports"] if _forward(request["path"], int(p))]}
     if op == "get":
         try:
             return {"value": encode(_target(ns, request["target"]), 0, handles)}
@@ -245,6 +256,57 @@ def answer(ns, request):
             return {"raised": raised(exc)}
         return {"value": encode(result, 0, handles)}
     return {"error": f"unknown request {op!r}"}
+
+
+def _forward(path, port):
+    """Serve 127.0.0.1:``port`` here by relaying each connection to the judge's side of it
+    (through its socket at ``path``); ``False`` if the port is taken here."""
+    import socket
+    import threading
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        listener.bind(("127.0.0.1", port))
+    except OSError:
+        listener.close()
+        return False
+    listener.listen(16)
+
+    def pump(source, target):
+        try:
+            while True:
+                data = source.recv(65536)
+                if not data:
+                    break
+                target.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (source, target):
+                try:
+                    sock.shutdown(socket.SHUT_RDWR)
+                except OSError:
+                    pass
+
+    def relay(conn):
+        far = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            far.connect(path)
+            far.sendall(f"{port}\n".encode())
+        except OSError:
+            conn.close()
+            far.close()
+            return
+        threading.Thread(target=pump, args=(far, conn), daemon=True).start()
+        pump(conn, far)
+
+    def accept():
+        while True:
+            conn, _ = listener.accept()
+            threading.Thread(target=relay, args=(conn,), daemon=True).start()
+
+    threading.Thread(target=accept, name=f"grader-forward-{port}", daemon=True).start()
+    return True
 
 
 class _Link:
