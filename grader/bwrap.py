@@ -308,11 +308,12 @@ def _reveal(plan: tuple[list[str], list[tuple[str, bool]]]) -> None:
 
 
 def grant_ipc_dir(path: Path) -> None:
-    """Make ``path`` (fresh, empty) writable by the sandbox's user and nobody else."""
+    """Give ``path`` (the job's socket folder, or its connection file) to the sandbox's user
+    alone."""
     uid = outside_uid()
     if uid is not None:
-        os.chown(path, uid, uid)
-    os.chmod(path, 0o700)
+        os.chown(path, uid, uid, follow_symlinks=False)
+    os.chmod(path, 0o700 if path.is_dir() else 0o600)
 
 
 @functools.cache
