@@ -126,9 +126,7 @@ def sandbox_env(env: Mapping[str, str]) -> dict[str, str]:
     clean = scrub_env(env, home=HOME)
     for name in ("PYTHONPATH", "MPLCONFIGDIR", "JPY_PARENT_PID"):
         clean.pop(name, None)
-    clean.update(
-        GRADER_SANDBOX="bwrap", TMPDIR="/tmp", PYTHONDONTWRITEBYTECODE="1", USER="student"
-    )
+    clean.update(GRADER_SANDBOX="bwrap", TMPDIR="/tmp", PYTHONDONTWRITEBYTECODE="1", USER="student")
     return clean
 
 
@@ -150,9 +148,7 @@ class SandboxKernelManager(AsyncKernelManager):
     disk_mb = Integer(512, help="size of the sandbox's home and /tmp, and of any file").tag(
         config=True
     )
-    network = Unicode("loopback", help="without the sandbox: 'loopback' or 'open'").tag(
-        config=True
-    )
+    network = Unicode("loopback", help="without the sandbox: 'loopback' or 'open'").tag(config=True)
     home = Unicode("", help="without the sandbox: HOME for the kernel (a scratch folder)").tag(
         config=True
     )
