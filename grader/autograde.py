@@ -333,7 +333,13 @@ def autograde(
     regraded = 0
     for result in make_pool(jobs, dask).run(job_list, lambda job: job.time_limit(cell_timeout)):
         key = (result.student, result.assignment)
-        record_result(db_url, config, result, work, timestamps.get(key))
+        try:
+            record_result(db_url, config, result, work, timestamps.get(key))
+        except Exception as exc:  # noqa: BLE001 - one unrecordable result never stops the batch
+            log.warning("could not record %s/%s: %r", *key, exc)
+            why = f"the grader could not record it: {type(exc).__name__}: {exc}"[:300]
+            for nb in result.notebooks:
+                nb.status, nb.reason = "error", why
         notes = refused.get(key, []) + ([] if sandbox else [UNSANDBOXED_NOTE])
         ledger.record(*key, _outcomes(result, notes), job_hashes[key])
         regraded += len(result.notebooks)

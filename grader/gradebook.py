@@ -58,17 +58,26 @@ def _maxima(db_url: str, assignment: str, notebook: str) -> dict[str, float]:
 
 
 def _distrust(node, maxima: dict[str, float]) -> None:
-    """Reset the ``points`` of each graded cell of ``node`` from the gradebook; a graded
-    cell the gradebook does not know loses its grade flag."""
+    """Reset the ``points`` of each graded cell of ``node`` from the gradebook, and clamp a
+    numeric result (nbgrader's partial credit) to them; a graded cell the gradebook does
+    not know loses its grade flag."""
     for cell in node.cells:
         meta = cell.get("metadata", {}).get("nbgrader")
         if not isinstance(meta, dict) or not meta.get("grade"):
             continue
         name = meta.get("grade_id")
-        if name in maxima:
-            meta["points"] = maxima[name]
-        else:
+        if name not in maxima:
             meta["grade"] = False
+            continue
+        meta["points"] = maxima[name]
+        for out in cell.get("outputs", []) or []:  # a partial credit beyond the points
+            data = out.get("data") or {}
+            if out.get("output_type") == "execute_result" and "text/plain" in data:
+                try:
+                    value = float(str(data["text/plain"]))
+                except ValueError:
+                    continue
+                data["text/plain"] = repr(clamp_score(value, maxima[name]))
 
 
 def _clamp_saved(db_url: str, assignment: str, notebook: str, student: str) -> None:

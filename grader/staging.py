@@ -65,10 +65,10 @@ def _check(info: os.stat_result, cap: int) -> None:
     if not stat.S_ISREG(info.st_mode):
         raise StagingError(f"{_kind(info.st_mode)}, not read")
     allocated = getattr(info, "st_blocks", 0) * 512
-    if info.st_size > cap or allocated > cap:
-        raise StagingError(
-            f"{_size(max(info.st_size, allocated))}, over the {_size(cap)} limit, not read"
-        )
+    if info.st_size > cap:
+        raise StagingError(f"{_size(info.st_size)}, over the {_size(cap)} limit, not read")
+    if allocated > cap:
+        raise StagingError(f"{_size(allocated)} on disk, over the {_size(cap)} limit, not read")
 
 
 def read_regular(path: Path | str, cap: int = MAX_NOTEBOOK_BYTES) -> bytes:
