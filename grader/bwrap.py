@@ -16,8 +16,10 @@
   in ``/home/student/work``, the working directory, and ``/tmp``) and to the job's private
   folder of Unix sockets (jupyter's ``ipc`` transport), bound at the same path;
 * under rlimits inherited by every process it starts: address space (``RLIMIT_AS``),
-  processes and threads (``RLIMIT_NPROC``), CPU seconds (``RLIMIT_CPU``), file size
-  (``RLIMIT_FSIZE``), no core files;
+  processes and threads (``RLIMIT_NPROC``, only when it has a uid of its own: the count
+  is per real uid), CPU seconds (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core
+  files; and, as root where cgroups v1 are mounted, in cgroups of its own
+  (:mod:`grader.cgroups`: total memory, tasks, one CPU);
 * killed as a whole: the pid namespace dies with its first process, and everything in it
   with ``bwrap``'s parent (``--die-with-parent``).
 
@@ -149,6 +151,7 @@ class Sandbox:
     files: Mapping[str, bytes] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     readonly: tuple[Path, ...] = ()
+    cgroup_fds: tuple[int, ...] = ()  # ``cgroup.procs`` of its groups (grader.cgroups)
     _fds: list[int] = field(default_factory=list, init=False, repr=False)
 
     def _data_fd(self, data: bytes) -> int:
@@ -207,18 +210,21 @@ class Sandbox:
     def popen_kwargs(self) -> dict:
         """``subprocess.Popen`` arguments: descriptors to pass, limits, the user to become.
 
-        As root, the child first makes the bound folders reachable by the sandbox's uid
-        (:func:`_reveal`, in a private mount namespace of that child only), then sets the
-        limits and drops to :func:`outside_uid` with no supplementary groups, then runs
-        ``bwrap``. (``Popen``'s ``user=`` is not used: it switches before ``preexec_fn``.)
+        As root, the child first joins the sandbox's cgroups (``cgroup_fds``), makes the
+        bound folders reachable by the sandbox's uid (:func:`_reveal`, in a private mount
+        namespace of that child only), then sets the limits and drops to
+        :func:`outside_uid` with no supplementary groups, then runs ``bwrap``. (``Popen``'s ``user=`` is not used: it switches before ``preexec_fn``.)
         """
         limits = self.limits.rlimits()
         uid = outside_uid()
         reveal = _reveal_plan([*self.readonly, self.ipc_dir]) if uid is not None else None
+        groups = self.cgroup_fds
 
         def prepare() -> None:  # in the child, before exec
             import resource
 
+            for fd in groups:  # join the sandbox's cgroups while still root
+                os.write(fd, b"0")
             if reveal is not None:
                 _reveal(reveal)
             for what, value in limits:

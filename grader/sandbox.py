@@ -124,9 +124,12 @@ def sandbox_env(env: Mapping[str, str]) -> dict[str, str]:
     from .bwrap import HOME
 
     clean = scrub_env(env, home=HOME)
-    for name in ("PYTHONPATH", "MPLCONFIGDIR", "JPY_PARENT_PID"):
+    for name in ("PYTHONPATH", "MPLCONFIGDIR"):
         clean.pop(name, None)
     clean.update(GRADER_SANDBOX="bwrap", TMPDIR="/tmp", PYTHONDONTWRITEBYTECODE="1", USER="student")
+    # ipykernel watches its parent unless told it is pid 1: inside the sandbox pid 1 *is* its
+    # parent (bwrap's init), and the sandbox dies with the worker anyway.
+    clean["JPY_PARENT_PID"] = "1"
     return clean
 
 
@@ -156,6 +159,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._ipc_dir: Path | None = None
+        self._group = None  # grader.cgroups.Group, when cgroups v1 are usable here
         if self.sandbox:
             from .bwrap import grant_ipc_dir
 
@@ -189,9 +193,14 @@ class SandboxKernelManager(AsyncKernelManager):
         grant_ipc_dir(Path(self.connection_file))  # written by us: the kernel must read it
         cwd = kw.get("cwd")
         files = read_submission(Path(cwd)).files if cwd else {}
-        sandbox = Sandbox(self._ipc_dir, files, self.limits(), course_readonly())
+        from . import cgroups
+
+        if self._group is None:
+            self._group = cgroups.create(self.memory_mb, self.processes)
+        fds = tuple(self._group.join_fds()) if self._group else ()
+        sandbox = Sandbox(self._ipc_dir, files, self.limits(), course_readonly(), fds)
         kw["env"] = sandbox_env(kw.get("env") or os.environ)
-        kw["independent"] = True  # no JPY_PARENT_PID: pid 1 of the sandbox is its parent
+        kw["independent"] = True  # keeps our JPY_PARENT_PID=1 (see sandbox_env)
         try:
             command = sandbox.command(kernel_cmd)
             kw.update(sandbox.popen_kwargs())
@@ -204,6 +213,9 @@ class SandboxKernelManager(AsyncKernelManager):
         if not restart and self._ipc_dir is not None:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
+        if not restart and self._group is not None:
+            self._group.remove()
+            self._group = None
 
     cleanup_resources = _async_cleanup_resources
 
