@@ -185,9 +185,10 @@ class SandboxKernelManager(AsyncKernelManager):
             )
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
-        from .bwrap import Sandbox, course_readonly, grant_ipc_dir
+        from .bwrap import Sandbox, course_readonly, grant_ipc_dir, require
         from .staging import read_submission
 
+        require()  # once per process: on a Dask worker, its own machine is checked here
         assert self.kernel_spec is not None and self._ipc_dir is not None
         self.kernel_spec.interrupt_mode = "message"  # signals cannot cross the pid namespace
         grant_ipc_dir(Path(self.connection_file))  # written by us: the kernel must read it

@@ -20,6 +20,7 @@ __all__ = [
     "MAX_SUBMISSION_BYTES",
     "Staged",
     "StagingError",
+    "human_size",
     "read_regular",
     "read_submission",
     "write_files",
@@ -39,7 +40,8 @@ class StagingError(OSError):
     """A file that is not read: not a regular file, a link, or too large (``str`` says why)."""
 
 
-def _size(n: int) -> str:
+def human_size(n: float) -> str:
+    """``n`` bytes for a person: ``"40.0 GiB"``, ``"1000 bytes"``."""
     for unit in ("bytes", "KiB", "MiB", "GiB", "TiB"):
         if n < 1024 or unit == "TiB":
             return f"{n:g} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
@@ -66,9 +68,13 @@ def _check(info: os.stat_result, cap: int) -> None:
         raise StagingError(f"{_kind(info.st_mode)}, not read")
     allocated = getattr(info, "st_blocks", 0) * 512
     if info.st_size > cap:
-        raise StagingError(f"{_size(info.st_size)}, over the {_size(cap)} limit, not read")
+        raise StagingError(
+            f"{human_size(info.st_size)}, over the {human_size(cap)} limit, not read"
+        )
     if allocated > cap:
-        raise StagingError(f"{_size(allocated)} on disk, over the {_size(cap)} limit, not read")
+        raise StagingError(
+            f"{human_size(allocated)} on disk, over the {human_size(cap)} limit, not read"
+        )
 
 
 def read_regular(path: Path | str, cap: int = MAX_NOTEBOOK_BYTES) -> bytes:
@@ -86,7 +92,7 @@ def read_regular(path: Path | str, cap: int = MAX_NOTEBOOK_BYTES) -> bytes:
             chunks.append(chunk)
             total += len(chunk)
             if total > cap:
-                raise StagingError(f"grew past the {_size(cap)} limit while read, not read")
+                raise StagingError(f"grew past the {human_size(cap)} limit while read, not read")
         return b"".join(chunks)
     finally:
         os.close(fd)
@@ -140,7 +146,10 @@ def read_submission(
                 continue
             if total + len(data) > max_total:
                 staged.refused.append(
-                    (str(rel), f"the submission is over its {_size(max_total)} limit, not read")
+                    (
+                        str(rel),
+                        f"the submission is over its {human_size(max_total)} limit, not read",
+                    )
                 )
                 continue
             total += len(data)

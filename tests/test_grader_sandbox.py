@@ -188,6 +188,12 @@ def test_no_sandbox_grades_anyway_and_says_so_everywhere(monkeypatch, tmp_path, 
     header = (tmp_path / "grades.csv").read_text().splitlines()[0].split(",")
     assert header[-1] == "sandbox"
     assert (tmp_path / "grades.csv").read_text().splitlines()[1].endswith(",off")
+    from grader.report import write_report
+
+    from .conftest import COURSE
+
+    page, _ = write_report(COURSE, tmp_path / "work", tmp_path / "report")
+    assert "1 notebook(s) were graded WITHOUT the OS sandbox" in page.read_text()
 
 
 def test_scores_are_clamped_to_each_cells_maximum():
