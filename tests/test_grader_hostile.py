@@ -382,9 +382,9 @@ def test_finding_8_the_course_library_is_read_only(batch):
 
 def test_finding_9_a_fifo_or_forged_notebook_never_reaches_the_score(batch):
     row = _row(batch, "finding-9-fifo-forgery")
+    # the FIFO and the forged notebook stay in the sandbox's tmpfs; nbgrader's output is
+    # read back as a regular file only, and points come from the gradebook
     assert (row.status, row.score, row.max_score) == ("graded", FULL, 8.0)
-    # the FIFO is in the sandbox's own folder: only its own written-answer check blocks on it
-    assert "the sandbox stopped: time limit" in row.reason
 
 
 def test_finding_10_signals_cannot_reach_the_grader_or_siblings(batch):
