@@ -37,6 +37,7 @@ import fnmatch
 import os
 import shutil
 import tempfile
+import threading
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -53,6 +54,7 @@ __all__ = [
     "SandboxKernelManager",
     "sandbox_env",
     "scrub_env",
+    "take_stopped",
 ]
 
 SITE_DIR = Path(__file__).with_name("sandbox_site")
@@ -131,6 +133,26 @@ def sandbox_env(env: Mapping[str, str]) -> dict[str, str]:
     # parent (bwrap's init), and the sandbox dies with the worker anyway.
     clean["JPY_PARENT_PID"] = "1"
     return clean
+
+
+_stopped = threading.local()
+
+
+def take_stopped() -> list[str]:
+    """What the cgroups of the kernels this thread shut down since the last call saw
+    (``"memory limit (2 process(es) killed)"``, ``"process limit"``); then forgets it."""
+    found = list(getattr(_stopped, "seen", []))
+    _stopped.seen = []
+    return found
+
+
+def _note_stopped(stats: dict[str, int]) -> None:
+    seen = getattr(_stopped, "seen", [])
+    if stats.get("oom_kill"):
+        seen.append(f"memory limit ({stats['oom_kill']} process(es) killed)")
+    if stats.get("pids_refused"):
+        seen.append("process limit")
+    _stopped.seen = seen
 
 
 class SandboxKernelManager(AsyncKernelManager):
@@ -215,6 +237,7 @@ class SandboxKernelManager(AsyncKernelManager):
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
             self._ipc_dir = None
         if not restart and self._group is not None:
+            _note_stopped(self._group.stats())
             self._group.remove()
             self._group = None
 

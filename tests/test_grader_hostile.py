@@ -231,7 +231,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 24
+    assert len(rows) == 25
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -420,3 +420,17 @@ def test_finding_12_no_network_few_processes_small_files(batch):
     assert row.score == FULL
     for limit in ("network unreachable", "process limit", "disk limit"):
         assert limit in row.reason
+
+
+def test_memory_is_capped_for_the_sandbox_as_a_whole_where_cgroups_work(batch):
+    from grader import cgroups
+
+    seen = _said(batch, "memory-in-children", "CHILDREN")
+    row = _row(batch, "memory-in-children")
+    assert row.score == FULL  # 4 x 600 MiB children, each under its own 1536 MiB RLIMIT_AS
+    group = cgroups.create(64, 16)
+    if group is None:
+        pytest.skip("no cgroups v1 here: each process is capped by RLIMIT_AS alone")
+    group.remove()
+    assert -9 in seen["exit"]  # killed at the sandbox's 1536 MiB memory cgroup
+    assert "the sandbox stopped: memory limit (" in row.reason
