@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import socket
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -25,6 +26,7 @@ import pytest
 from grader.autograde import autograde, read_csv
 from grader.bwrap import SANDBOX_UID_BASE
 from grader.cli import main
+from grader.pool import LocalPool
 
 from .conftest import COURSE, ROOT
 from .fixtures.hostile import ASSIGNMENT, SPARSE_STUDENT, SURVIVOR_MARK, Targets, build
@@ -101,8 +103,12 @@ def _tree_hash(*paths: Path) -> dict[str, str]:
     return found
 
 
-def _leftovers() -> list[str]:
-    """Processes a sandbox left behind: its uid range, or the attacks' mark."""
+def _leftovers(mark: str, scratch: Path, uids: set[int] = frozenset()) -> list[str]:
+    """Processes this batch's sandboxes left behind: running as the uid of one of its
+    sandboxes (``uids``), or in the sandboxes' uid range with this batch's scratch folder
+    in their command line (bwrap, kernels, forked children), or with this batch's mark
+    (what the attacks started). Other graders running on the same machine at the same time
+    are not counted."""
     found = []
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -114,15 +120,17 @@ def _leftovers() -> list[str]:
             continue
         uid = int(next(x for x in status.splitlines() if x.startswith("Uid:")).split()[1])
         state = next(x for x in status.splitlines() if x.startswith("State:")).split()[1]
-        if state != "Z" and (uid >= SANDBOX_UID_BASE or SURVIVOR_MARK in cmdline):
+        ours = uid in uids or mark in cmdline
+        ours = ours or (uid >= SANDBOX_UID_BASE and str(scratch) in cmdline)
+        if state != "Z" and ours:
             found.append(f"{entry.name} uid {uid}: {cmdline[:80]}")
     return found
 
 
-def _settled_leftovers() -> list[str]:
+def _settled_leftovers(mark: str, scratch: Path, uids: set[int]) -> list[str]:
     """:func:`_leftovers`, once killed namespaces had a moment to be reaped."""
     for _ in range(50):
-        found = _leftovers()
+        found = _leftovers(mark, scratch, uids)
         if not found:
             return found
         time.sleep(0.2)
@@ -137,6 +145,8 @@ def batch(tmp_path_factory):
     canary = tmp_path_factory.mktemp("canary")
     for name in ("gradebook.db", "grades.csv"):
         (canary / name).write_text("untouched")
+    scratch = tmp_path_factory.mktemp("scratch")  # the grader's temp folder: kernels' paths
+    run = os.urandom(6).hex()
     ip = _host_ip()
     listeners = _Listeners(ip)
     targets = Targets(
@@ -150,6 +160,7 @@ def batch(tmp_path_factory):
         host_ip=ip,
         tcp_port=listeners.tcp.getsockname()[1] if ip else 0,
         udp_port=listeners.udp.getsockname()[1] if ip else 0,
+        run=run,
     )
     build(COURSE, submissions, targets)
     watched = [ROOT / name for name in _HASHED] + [submissions, canary]
@@ -157,6 +168,16 @@ def batch(tmp_path_factory):
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_SECRET_ACCESS_KEY", "leak-me")
         patch.setenv("MY_API_TOKEN", "leak-me")
+        patch.setattr(tempfile, "tempdir", str(scratch))
+        workers: list[int] = []
+        start = LocalPool._start
+
+        def recorded(pool, tmpdir):
+            slot = start(pool, tmpdir)
+            workers.append(slot.process.pid)
+            return slot
+
+        patch.setattr(LocalPool, "_start", recorded)
         code = main(
             [
                 "--course",
@@ -169,7 +190,8 @@ def batch(tmp_path_factory):
             + ["--workdir", str(work), "--jobs", "2", "--timeout", "10", "--memory", "1536"]
             + ["--no-progress"]
         )
-    leftovers = _settled_leftovers()
+    uids = {SANDBOX_UID_BASE + pid for pid in workers} if os.geteuid() == 0 else set()
+    leftovers = _settled_leftovers(f"{SURVIVOR_MARK}-{run}", scratch, uids)
     after = _tree_hash(*watched)
     around = {
         "exit": code,
