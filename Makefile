@@ -14,14 +14,14 @@ FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test e2e chromium release kit autograde feedback report export lint bench bench-grading clean
+.PHONY: lab test e2e chromium bwrap release kit autograde feedback report export lint bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP) $(AMPLIFY_PAGE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
 ## test: install if needed, then run the whole test suite
-test: $(STAMP)
+test: $(STAMP) bwrap
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## e2e: browser tests of JupyterLab and the sign-in pages (hand-written and Amplify) in headless Chromium; screenshots in build/e2e/
@@ -50,8 +50,22 @@ release: $(STAMP)
 kit: $(STAMP)
 	$(BIN)/python -m grader kit $(or $(KIT),build/kit) --force
 
+# bubblewrap, the OS sandbox each graded notebook runs in (Debian's package): installed quietly
+# when missing and we are root, else say how.
+bwrap:
+	@command -v bwrap >/dev/null || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    mkdir -p build && echo "installing Debian's bubblewrap (log: build/apt-bwrap.log)" && \
+	    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap; } \
+	      >build/apt-bwrap.log 2>&1 || { tail -n 20 build/apt-bwrap.log; exit 1; }; \
+	  else \
+	    echo "autograde runs each notebook in bubblewrap: install it with 'sudo apt-get install bubblewrap'"; \
+	    echo "(Debian/Ubuntu; 'sudo dnf install bubblewrap' on Fedora), or grade trusted work with --no-sandbox"; \
+	    exit 1; \
+	  fi; }
+
 ## autograde: grade the new or changed submissions of SUBMISSIONS (default submitted/) into grades.csv
-autograde: $(STAMP)
+autograde: $(STAMP) bwrap
 	$(BIN)/python -m grader autograde $(or $(SUBMISSIONS),submitted) --out grades.csv $(if $(FORCE),--force)
 
 ## feedback, report, export: HTML feedback per student; the class report (with rubric pages);

@@ -9,7 +9,10 @@ ones) and grades it twice in this run:
 2. ``python -m grader autograde`` (parallel workers, sandboxed kernels).
 
 Prints both times, seconds per notebook and the ratio, and checks that the scores agree for
-every submission nbgrader could grade. Goal: at least 2x faster on a 2-core machine.
+every submission nbgrader could grade. Goal: at least 2x faster on a 2-core machine. Memory:
+the RSS of each worker's process tree (the worker, its sandbox and the kernel in it) is
+sampled every 0.2 s, and the peak is printed per worker, beside plain nbgrader's (its
+process and its kernel), and the largest single process (``ru_maxrss`` of the children).
 
 Then the incremental regrade, against the first ``grader`` run as the baseline:
 
@@ -24,10 +27,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +72,53 @@ def build_class(course: Course, target: Path, students: int) -> list[str]:
     return assignments
 
 
+class PeakMemory:
+    """Samples the RSS of the process trees under ``pid``: each child's whole tree, summed."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, int] = {}  # a child of the watched process -> its tree's peak
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, pid: int, *, children: bool) -> None:
+        """Sample ``pid``'s children's trees (``children``) or ``pid``'s whole tree."""
+        import psutil
+
+        def sample() -> None:
+            while not self._stop.wait(0.2):
+                try:
+                    root = psutil.Process(pid)
+                    tops = root.children() if children else [root]
+                    for top in tops:
+                        tree = [top, *top.children(recursive=True)]
+                        rss = sum(_rss(p) for p in tree)
+                        self.peaks[top.pid] = max(self.peaks.get(top.pid, 0), rss)
+                except Exception:  # noqa: BLE001 - processes come and go
+                    continue
+
+        self._thread = threading.Thread(target=sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread:
+            self._thread.join()
+
+    def summary(self) -> str:
+        """``max X MiB, mean Y MiB over N`` of the peaks, or ``-``."""
+        if not self.peaks:
+            return "-"
+        peaks = [v / 2**20 for v in self.peaks.values()]
+        return f"max {max(peaks):.0f} MiB, mean {sum(peaks) / len(peaks):.0f} MiB over {len(peaks)}"
+
+
+def _rss(process) -> int:
+    try:
+        return process.memory_info().rss
+    except Exception:  # noqa: BLE001 - gone
+        return 0
+
+
 def plain_nbgrader(course: Course, work: Path, assignments: list[str]) -> float:
     """Seconds for nbgrader's own command line over the class in ``work/submitted``."""
     nbgrader = Path(sys.executable).with_name("nbgrader")
@@ -84,15 +136,24 @@ def plain_nbgrader(course: Course, work: Path, assignments: list[str]) -> float:
     started = time.perf_counter()
     for assignment in assignments:
         for command in ("generate_assignment", "autograde"):
-            subprocess.run(
+            process = subprocess.Popen(
                 [str(nbgrader), command, assignment, "--force", "--create", *common],
                 cwd=course.root,
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,
-                check=False,
             )
+            memory = PeakMemory()
+            memory.watch(process.pid, children=False)
+            process.wait()
+            memory.stop()
+            if memory.peaks:
+                PLAIN_PEAKS.append(max(memory.peaks.values()))
     return time.perf_counter() - started
+
+
+PLAIN_PEAKS: list[int] = []
+"""Peak RSS of plain nbgrader's process tree, per command run."""
 
 
 def plain_scores(work: Path) -> dict[tuple[str, str, str], float]:
@@ -141,12 +202,21 @@ def main(argv: list[str] | None = None) -> int:
         if args.jobs:
             command += ["--jobs", str(args.jobs)]
 
-        def run() -> float:
+        memory = PeakMemory()
+
+        def run(watch: bool = False) -> float:
             started = time.perf_counter()
-            subprocess.run(command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            process = subprocess.Popen(
+                command, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+            )
+            if watch:
+                memory.watch(process.pid, children=True)
+            process.wait()
+            memory.stop()
             return time.perf_counter() - started
 
-        our_seconds = run()
+        our_seconds = run(watch=True)
+        largest = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         unchanged_seconds = run()
         unchanged_rows = len(read_csv(ours / "grades.csv"))
         late = build_class(course, tmp / "late", 1)
@@ -175,6 +245,10 @@ def main(argv: list[str] | None = None) -> int:
         )
     print(f"{'python -m grader autograde':<34} {our_seconds:8.1f} {our_seconds / notebooks:11.2f}")
     print(f"{'  again, class unchanged':<34} {unchanged_seconds:8.1f}")
+    if PLAIN_PEAKS:
+        print(f"peak memory, plain nbgrader (process + kernel): {max(PLAIN_PEAKS) / 2**20:.0f} MiB")
+    print(f"peak memory per worker (worker + sandbox + kernel): {memory.summary()}")
+    print(f"largest single process (ru_maxrss of the children): {largest:.0f} MiB")
     print(f"{'  again, one late student':<34} {late_seconds:8.1f}   ({late_notebooks} notebooks)")
     if not args.no_plain:
         print(f"ratio: {ratio:.2f}x faster (goal >= {GOAL:g}x on {os.cpu_count()} cores)")

@@ -45,8 +45,8 @@ log = logging.getLogger(__name__)
 DEFAULT_MEMORY_MB = 4096
 """Address-space limit of each student's kernel (MiB)."""
 
-MAX_FILE_BYTES = 50 * 2**20
-"""Submitted files (other than notebooks) larger than this are not sent to the workers."""
+UNSANDBOXED_NOTE = "graded WITHOUT the OS sandbox (--no-sandbox): trusted work only"
+"""The note on every row graded with ``sandbox=False``."""
 
 BASE_COLUMNS = ["student_id", "assignment", "notebook", "score", "max_score", "status", "reason"]
 
@@ -74,13 +74,16 @@ def _exercise_key(name: str) -> tuple[int, str]:
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
     """Write ``rows`` as CSV: the base columns, ``pending`` (when any row has points awaiting
-    manual grading), one column per exercise, then ``seconds``."""
+    manual grading), one column per exercise, then ``seconds``; and ``sandbox`` (``off``
+    on each row graded with ``--no-sandbox``) when any row was."""
     path.parent.mkdir(parents=True, exist_ok=True)
     exercises = sorted({key for row in rows for key in row.exercises}, key=_exercise_key)
     timed = any(row.seconds is not None for row in rows)
     pending = any(row.pending for row in rows)
+    unsandboxed = any(UNSANDBOXED_NOTE in row.reason for row in rows)
     columns = BASE_COLUMNS + (["pending"] if pending else []) + exercises
     columns += ["seconds"] if timed else []
+    columns += ["sandbox"] if unsandboxed else []
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.DictWriter(handle, fieldnames=columns)
         writer.writeheader()
@@ -91,6 +94,8 @@ def write_csv(rows: list[GradeRow], path: Path) -> None:
                 record["pending"] = f"{row.pending:g}"
             if timed:
                 record["seconds"] = "" if row.seconds is None else f"{row.seconds:.2f}"
+            if unsandboxed:
+                record["sandbox"] = "off" if UNSANDBOXED_NOTE in row.reason else "on"
             writer.writerow(record)
 
 
@@ -101,6 +106,7 @@ def read_csv(path: Path) -> list[GradeRow]:
         for record in csv.DictReader(handle):
             base = {name: record.pop(name) for name in BASE_COLUMNS}
             seconds = record.pop("seconds", "") or None
+            record.pop("sandbox", None)
             pending = record.pop("pending", "") or "0"
             rows.append(
                 GradeRow(
@@ -142,7 +148,9 @@ def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
     return AssignmentSpec(assignment, notebooks, others, extra)
 
 
-def _worker_config(config, timeout: float | None, memory_mb: int, network: str) -> dict:
+def _worker_config(
+    config, timeout: float | None, memory_mb: int, network: str, sandbox: bool = True
+) -> dict:
     """The part of nbgrader's settings a worker needs, as plain dictionaries."""
     plain: dict[str, dict] = {}
     for section in (
@@ -158,7 +166,11 @@ def _worker_config(config, timeout: float | None, memory_mb: int, network: str) 
     plain["CourseDirectory"] = {k: course[k] for k in ("course_id", "ignore") if k in course}
     if timeout is not None:
         plain.setdefault("Execute", {})["timeout"] = max(1, round(timeout))
-    plain["SandboxKernelManager"] = {"memory_mb": int(memory_mb), "network": network}
+    plain["SandboxKernelManager"] = {
+        "memory_mb": int(memory_mb),
+        "network": network,
+        "sandbox": bool(sandbox),
+    }
     return plain
 
 
@@ -166,13 +178,17 @@ class ClassResults(list):
     """The rows of the whole class (a list of :class:`GradeRow`), with what this run did.
 
     ``regraded`` counts the notebooks graded in this run; ``unchanged`` the notebooks of
-    submissions skipped because neither they nor their assignment changed since last time.
+    submissions skipped because neither they nor their assignment changed since last time;
+    ``sandboxed`` is False when this run graded without the OS sandbox.
     """
 
-    def __init__(self, rows=(), *, regraded: int = 0, unchanged: int = 0) -> None:
+    def __init__(
+        self, rows=(), *, regraded: int = 0, unchanged: int = 0, sandboxed: bool = True
+    ) -> None:
         super().__init__(rows)
         self.regraded = regraded
         self.unchanged = unchanged
+        self.sandboxed = sandboxed
 
 
 def assignment_hash(course: Course, assignment: str) -> str:
@@ -201,6 +217,7 @@ def autograde(
     dask: str | None = None,
     progress: bool = False,
     force: bool = False,
+    sandbox: bool = True,
 ) -> ClassResults:
     """Autograde the new and changed submissions under ``submissions``; return the whole class.
 
@@ -214,20 +231,31 @@ def autograde(
     gradebook (default: the course root, as nbgrader itself does). ``jobs`` worker
     processes (default: one per core), or the Dask scheduler at ``dask``; ``timeout`` is
     the per-cell limit in seconds (default: ``Execute.timeout`` from nbgrader_config.py).
+
+    Each notebook runs in the OS sandbox of :mod:`grader.bwrap`; when it cannot start here
+    this raises :class:`~grader.bwrap.SandboxUnavailable` naming the fix, unless
+    ``sandbox=False`` (trusted work only: every row graded so says it in its reason).
+    Submitted files are read by :mod:`grader.staging` (no links followed, sizes capped);
+    the files it refuses are named in the row's reason.
     """
     from nbgrader.apps import NbGraderAPI
-    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import parse_utc
 
     from .gradebook import record_assignments, record_result
     from .ledger import Ledger, Outcome, folder_hash
     from .pool import make_pool
     from .progress import Progress
     from .results import class_rows
+    from .staging import read_submission, write_files
     from .worker import Job
 
     submissions = submissions.resolve()
     if not submissions.is_dir():
         raise GraderError(f"No submissions folder at {submissions}.")
+    if sandbox and not dask:  # a Dask worker checks its own machine when it starts a kernel
+        from .bwrap import require
+
+        require()
     work = (workdir or course.root).resolve()
     work.mkdir(parents=True, exist_ok=True)
     db = work / "gradebook.db"
@@ -276,27 +304,29 @@ def autograde(
             continue
         todo.append((student, assignment, folder, hashes))
     if not todo:
-        return ClassResults(class_rows(work), unchanged=unchanged)
+        return ClassResults(class_rows(work), unchanged=unchanged, sandboxed=sandbox)
 
     needed = sorted({assignment for _, assignment, _, _ in todo})
     template = record_assignments(NbGraderAPI(config=config), needed, work, db)
     specs = {assignment: assignment_spec(course, assignment) for assignment in needed}
-    plain = _worker_config(config, timeout, memory_mb, network)
+    plain = _worker_config(config, timeout, memory_mb, network, sandbox)
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
-    coursedir = CourseDirectory(config=config)
-    job_list, timestamps, job_hashes = [], {}, {}
+    job_list, timestamps, job_hashes, refused = [], {}, {}, {}
     for student, assignment, folder, hashes in todo:
+        read = read_submission(folder)
         staged = work / "submitted" / student / assignment
         if staged.resolve() != folder.resolve():
             shutil.rmtree(staged, ignore_errors=True)
-            shutil.copytree(folder, staged)
-        files = {
-            str(p.relative_to(folder)): p.read_bytes()
-            for p in folder.rglob("*")
-            if p.is_file() and (p.suffix == ".ipynb" or p.stat().st_size <= MAX_FILE_BYTES)
-        }
+            staged.mkdir(parents=True)
+            write_files(staged, read.files)
+        files = dict(read.files)
+        refused[(student, assignment)] = read.notes()
         stamp = files.pop("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
-        timestamps[(student, assignment)] = coursedir.get_existing_timestamp(str(folder))
+        try:
+            timestamps[(student, assignment)] = parse_utc(stamp) if stamp else None
+        except (ValueError, OverflowError):
+            refused[(student, assignment)].append("timestamp.txt: not a date, ignored")
+            stamp = None
         job_hashes[(student, assignment)] = hashes
         job_list.append(Job(student, assignment, files, specs[assignment], template, plain, stamp))
 
@@ -304,25 +334,33 @@ def autograde(
     regraded = 0
     for result in make_pool(jobs, dask).run(job_list, lambda job: job.time_limit(cell_timeout)):
         key = (result.student, result.assignment)
-        record_result(db_url, config, result, work, timestamps.get(key))
-        ledger.record(*key, _outcomes(result), job_hashes[key])
+        try:
+            record_result(db_url, config, result, work, timestamps.get(key))
+        except Exception as exc:  # noqa: BLE001 - one unrecordable result never stops the batch
+            log.warning("could not record %s/%s: %r", *key, exc)
+            why = f"the grader could not record it: {type(exc).__name__}: {exc}"[:300]
+            for nb in result.notebooks:
+                nb.status, nb.reason = "error", why
+        notes = refused.get(key, []) + ([] if sandbox else [UNSANDBOXED_NOTE])
+        ledger.record(*key, _outcomes(result, notes), job_hashes[key])
         regraded += len(result.notebooks)
         if bar:
             errors = sum(nb.status == "error" for nb in result.notebooks)
             bar.advance(
                 note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
             )
-    return ClassResults(class_rows(work), regraded=regraded, unchanged=unchanged)
+    return ClassResults(class_rows(work), regraded=regraded, unchanged=unchanged, sandboxed=sandbox)
 
 
-def _outcomes(result) -> dict:
-    """What the ledger keeps of one job's result: each notebook's status, reason and time."""
+def _outcomes(result, extra: list[str] = ()) -> dict:
+    """What the ledger keeps of one job's result: each notebook's status, reason and time
+    (``extra``: notes on the whole submission, such as files staging refused)."""
     from .ledger import Outcome
 
     share = result.seconds / max(1, len(result.notebooks))
     outcomes = {}
     for nb in result.notebooks:
-        notes = list(nb.notes)
+        notes = list(nb.notes) + list(extra)
         if nb.status != "graded":
             notes.insert(0, nb.reason)
         outcomes[nb.name] = Outcome(nb.status, "; ".join(n for n in notes if n), share)

@@ -65,6 +65,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     auto.add_argument("--no-progress", action="store_true", help="no progress line on stderr")
     auto.add_argument(
+        "--no-sandbox",
+        action="store_true",
+        help="grade without the OS sandbox (bubblewrap): ONLY for trusted work; every output "
+        "says so",
+    )
+    auto.add_argument(
         "--force",
         action="store_true",
         help="grade every submission again (default: only new or changed ones)",
@@ -209,6 +215,11 @@ def main(argv: list[str] | None = None) -> int:
                 rows = _run_autograde(course, args)
             write_csv(rows, args.out)
             counts = Counter(row.status for row in rows)
+            if not rows.sandboxed:
+                print(
+                    "WARNING: graded WITHOUT the OS sandbox (--no-sandbox): student code ran "
+                    "as you, with your files and network; use only for trusted work."
+                )
             print(
                 f"Graded {rows.regraded} notebook(s) in {time.perf_counter() - started:.1f} s; "
                 f"{rows.unchanged} unchanged since last graded, not graded again. The class: "
@@ -237,4 +248,5 @@ def _run_autograde(course: Course, args: argparse.Namespace):
         dask=args.dask,
         progress=not args.no_progress,
         force=args.force,
+        sandbox=not args.no_sandbox,
     )

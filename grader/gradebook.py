@@ -8,11 +8,18 @@
   nbgrader's own ``SaveAutoGrades`` and ``AssignLatePenalties`` on each autograded
   notebook, which is also saved under ``autograded/`` for formgrader.
 
+Nothing in an autograded notebook is trusted for the score: before nbgrader's
+``SaveAutoGrades`` each graded cell's ``points`` is reset from the gradebook (which holds
+the points of the source notebooks), and afterwards every automatic score is clamped to
+``[0, the cell's maximum]`` (:func:`clamp_score`), so a notebook forged in a sandbox that
+claims ``points: 100`` still scores at most the cell's points.
+
 Scores are read back by :mod:`grader.results`.
 """
 
 from __future__ import annotations
 
+import math
 import shutil
 import sqlite3
 import tempfile
@@ -24,7 +31,63 @@ from .course import GraderError
 from .ledger import LEDGER_TABLES
 from .worker import JobResult
 
-__all__ = ["record_assignments", "record_result"]
+__all__ = ["clamp_score", "record_assignments", "record_result"]
+
+
+def clamp_score(score: float | None, maximum: float) -> float | None:
+    """``score`` within ``[0, maximum]`` (``None``, awaiting manual grading, stays ``None``;
+    a score that is not a finite number counts as 0)."""
+    if score is None:
+        return None
+    try:
+        value = float(score)
+    except (TypeError, ValueError):
+        return 0.0
+    if not math.isfinite(value):
+        return 0.0
+    return min(max(value, 0.0), max(float(maximum), 0.0))
+
+
+def _maxima(db_url: str, assignment: str, notebook: str) -> dict[str, float]:
+    """Each graded cell's points, as the gradebook holds them (from the source notebook)."""
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        nb = gb.find_notebook(notebook, assignment)
+        return {cell.name: float(cell.max_score or 0.0) for cell in nb.grade_cells}
+
+
+def _distrust(node, maxima: dict[str, float]) -> None:
+    """Reset the ``points`` of each graded cell of ``node`` from the gradebook, and clamp a
+    numeric result (nbgrader's partial credit) to them; a graded cell the gradebook does
+    not know loses its grade flag."""
+    for cell in node.cells:
+        meta = cell.get("metadata", {}).get("nbgrader")
+        if not isinstance(meta, dict) or not meta.get("grade"):
+            continue
+        name = meta.get("grade_id")
+        if name not in maxima:
+            meta["grade"] = False
+            continue
+        meta["points"] = maxima[name]
+        for out in cell.get("outputs", []) or []:  # a partial credit beyond the points
+            data = out.get("data") or {}
+            if out.get("output_type") == "execute_result" and "text/plain" in data:
+                try:
+                    value = float(str(data["text/plain"]))
+                except ValueError:
+                    continue
+                data["text/plain"] = repr(clamp_score(value, maxima[name]))
+
+
+def _clamp_saved(db_url: str, assignment: str, notebook: str, student: str) -> None:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(db_url) as gb:
+        submission = gb.find_submission_notebook(notebook, assignment, student)
+        for grade in submission.grades:
+            grade.auto_score = clamp_score(grade.auto_score, grade.max_score)
+        gb.db.commit()
 
 
 def record_assignments(api, assignments: list[str], work: Path, db: Path) -> bytes:
@@ -105,7 +168,9 @@ def record_result(
                 "db_url": db_url,
             }
         }
+        _distrust(node, _maxima(db_url, assignment, nb.name))
         node, resources = SaveAutoGrades(config=config).preprocess(node, resources)
+        _clamp_saved(db_url, assignment, nb.name, student)
         node, resources = AssignLatePenalties(config=config).preprocess(node, resources)
         out_dir.mkdir(parents=True, exist_ok=True)
         path = out_dir / f"{nb.name}.ipynb"

@@ -10,14 +10,17 @@ An LMS export is a folder or a zip of flat files named after the student. Recogn
 
 The notebook is found by its name in the file name, or else by its cells' ``grade_id``s.
 Each file lands at ``<out>/<student>/<assignment>/<notebook>.ipynb``; every file that could
-not be placed is reported with the reason. When a student has two files for one notebook,
+not be placed is reported with the reason (links, and files over the size limits of
+:mod:`grader.staging`, are never read). When a student has two files for one notebook,
 the later resubmission (higher ``-N``, then the later file) wins and the other is reported.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import stat
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -52,21 +55,44 @@ class _Candidate:
     data: bytes
 
 
+def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | str:
+    """The bytes of one zip entry, or why it is refused (a link, or too large unpacked)."""
+    from .staging import human_size
+
+    if stat.S_ISLNK(info.external_attr >> 16):
+        return "a symbolic link, not read"
+    too_big = f"over the {human_size(cap)} limit, not read"
+    if info.file_size > cap:
+        return f"{human_size(info.file_size)} unpacked, {too_big}"
+    with archive.open(info) as handle:
+        data = handle.read(cap + 1)
+    return f"more than declared unpacked, {too_big}" if len(data) > cap else data
+
+
 def _entries(export: Path):
-    """``(name in the export, bytes, order)`` for every file of a folder or zip."""
+    """``(name in the export, bytes or why it is refused, order)`` for every file of a
+    folder or zip (links are not followed; sizes are capped as in :mod:`grader.staging`)."""
+    from .staging import MAX_FILE_BYTES, MAX_NOTEBOOK_BYTES, read_submission
+
+    def cap(name: str) -> int:
+        return MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_FILE_BYTES
+
     if zipfile.is_zipfile(export):
         with zipfile.ZipFile(export) as archive:
             for info in archive.infolist():
                 if not info.is_dir():
                     yield (
                         info.filename,
-                        archive.read(info),
+                        _zip_entry(archive, info, cap(info.filename)),
                         time.mktime((*info.date_time, 0, 0, -1)),
                     )
     elif export.is_dir():
-        for path in sorted(export.rglob("*")):
-            if path.is_file():
-                yield str(path.relative_to(export)), path.read_bytes(), path.stat().st_mtime
+        staged = read_submission(export, max_total=2**62)
+        for name, why in staged.refused:
+            yield name, why, 0.0
+        for name in sorted(staged.files):
+            mtime = os.lstat(export / name).st_mtime
+            yield name, staged.files[name], mtime
     else:
         raise GraderError(f"{export} is neither a folder nor a zip file.")
 
@@ -138,6 +164,9 @@ def ingest(course: Course, export: Path, out: Path) -> IngestReport:
     chosen: dict[tuple[str, str, str], _Candidate] = {}
     for name, data, order in _entries(export):
         if any(skip in name for skip in _SKIP) or PurePosixPath(name).name.startswith("."):
+            continue
+        if isinstance(data, str):
+            report.unplaced.append((name, data))
             continue
         placed = _place(name, data, notebooks, ids)
         if isinstance(placed, str):

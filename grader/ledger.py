@@ -51,11 +51,18 @@ def files_hash(files: Iterable[tuple[str, bytes]]) -> str:
 
 
 def folder_hash(folder: Path) -> str:
-    """SHA-256 of every file under ``folder`` (names and contents; editor caches ignored)."""
+    """SHA-256 of every file under ``folder`` (names and contents; editor caches ignored).
+
+    Files are read by :func:`grader.staging.read_submission` (no link followed, sizes
+    capped); a refused file counts by its name and the reason it was refused.
+    """
+    from .staging import read_submission
+
+    staged = read_submission(folder)
+    pairs = [(name, data) for name, data in staged.files.items()]
+    pairs += [(name, f"refused: {why}".encode()) for name, why in staged.refused]
     return files_hash(
-        (str(p.relative_to(folder)), p.read_bytes())
-        for p in folder.rglob("*")
-        if p.is_file() and not _SKIPPED_PARTS & set(p.relative_to(folder).parts)
+        (name, data) for name, data in pairs if not _SKIPPED_PARTS & set(Path(name).parts)
     )
 
 

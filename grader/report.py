@@ -91,8 +91,11 @@ def summarise(rows: list[GradeRow], course: Course) -> dict:
     timed = sorted((r for r in rows if r.seconds is not None), key=lambda r: -(r.seconds or 0))
     errors = [r for r in rows if r.status == "error"]
     names, table = student_table(rows)
+    from .autograde import UNSANDBOXED_NOTE
+
     return {
         "assignments": assignments,
+        "unsandboxed": sum(UNSANDBOXED_NOTE in r.reason for r in rows),
         "slowest": timed[:SLOWEST],
         "errors": errors,
         "columns": names,
@@ -172,6 +175,12 @@ def _html(summary: dict, plot: str, rubrics: dict[str, str] | None = None) -> st
         "<p>Read from the gradebook as it stands: manual grades entered in formgrader are "
         "included. <span class='pending'>Pending</span> points are still to be graded by hand; "
         "percentages are of the points graded so far.</p>",
+        (
+            f"<p class='error'><strong>{summary['unsandboxed']} notebook(s) were graded "
+            "WITHOUT the OS sandbox (--no-sandbox): trusted work only.</strong></p>"
+            if summary.get("unsandboxed")
+            else ""
+        ),
         f"<img alt='score distribution' src='data:image/png;base64,{plot}'>",
         "<h2>Assignments</h2><table><tr><th>assignment</th><th>submitted</th><th>graded</th>"
         "<th>could not grade</th><th>awaiting manual grading</th><th>mean %</th>"

@@ -29,6 +29,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .integrity import AssignmentSpec, check_notebook
+from .staging import MAX_NOTEBOOK_BYTES, read_regular
+from .stopped import what_stopped
 
 __all__ = ["Job", "JobResult", "NotebookResult", "grade_job"]
 
@@ -194,16 +196,26 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
         app.force = True
         app.create_student = True
         logging.getLogger("traitlets").setLevel(logging.ERROR)
+        from .sandbox import take_stopped
+
+        take_stopped()
         outcome = capture_log(app)
         log = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
+        seen = take_stopped()  # what the sandbox's cgroups stopped, when they were used
         out_dir = root / "autograded" / PLACEHOLDER_STUDENT / job.assignment
         for name in gradable:
-            path = out_dir / f"{name}.ipynb"
-            if outcome["success"] and path.is_file():
-                results[name].autograded = path.read_text(encoding="utf-8")
+            text = _read_back(out_dir / f"{name}.ipynb") if outcome["success"] else None
+            if text is not None:
+                results[name].autograded = text
+                stopped = what_stopped(text)
+                stopped += [x for x in seen if x.split(" (")[0] not in stopped]
+                if stopped:
+                    results[name].notes.append(f"the sandbox stopped: {', '.join(stopped)}")
             else:
                 results[name].status = "error"
                 results[name].reason = _failure_reason(log)
+                if seen:
+                    results[name].reason += f" (the sandbox stopped: {', '.join(seen)})"
         return log
     except Exception as exc:  # noqa: BLE001 - a job never raises: it reports
         for name in gradable:
@@ -213,6 +225,15 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
     finally:
         _remove(scratch)
         _remove(private)
+
+
+def _read_back(path: Path) -> str | None:
+    """The graded notebook nbgrader wrote, if it is a regular file of sane size (never a
+    FIFO or a link), else ``None``."""
+    try:
+        return read_regular(path, MAX_NOTEBOOK_BYTES).decode("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return None
 
 
 def _remove(path: Path) -> None:

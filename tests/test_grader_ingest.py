@@ -70,3 +70,30 @@ def test_cli_ingest_reports_unplaced_files(export, tmp_path, capsys):
     assert main(["ingest", str(export), "--out", str(out)]) == 0
     text = capsys.readouterr().out
     assert "Placed 6 file(s)" in text and "notes.txt" in text
+
+
+def test_links_and_oversized_files_are_reported_never_read(tmp_path, monkeypatch):
+    import os
+
+    from grader import staging
+
+    monkeypatch.setattr(staging, "MAX_NOTEBOOK_BYTES", 1000)
+    folder = tmp_path / "export"
+    folder.mkdir()
+    os.symlink(COURSE.source_notebook(NB), folder / f"mallory_{NB}.ipynb")
+    with open(folder / f"oscar_{NB}.ipynb", "wb") as handle:
+        handle.truncate(40 * 2**30)  # sparse: nothing on disk
+    report = ingest(COURSE, folder, tmp_path / "out")
+    assert report.placed == []
+    assert dict(report.unplaced) == {
+        f"mallory_{NB}.ipynb": "a symbolic link, not read",
+        f"oscar_{NB}.ipynb": "40.0 GiB, over the 50.0 MiB limit, not read",
+    }
+    archive = tmp_path / "export.zip"
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as out:
+        out.writestr(f"zoe_{NB}.ipynb", b"{" + b" " * 5000 + b"}")  # small packed, big unpacked
+    report = ingest(COURSE, archive, tmp_path / "out")
+    assert report.placed == []
+    assert dict(report.unplaced) == {
+        f"zoe_{NB}.ipynb": "4.9 KiB unpacked, over the 1000 bytes limit, not read"
+    }

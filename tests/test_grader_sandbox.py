@@ -8,6 +8,8 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
+
 from grader.progress import Progress
 from grader.sandbox import SITE_DIR, scrub_env
 
@@ -107,3 +109,126 @@ def test_progress_line_counts_and_estimates():
     bar.advance(3)
     text = stream.getvalue()
     assert "1/4" in text and "s1/01" in text and "4/4 100%" in text
+
+
+# --- the OS sandbox: probe, refusal, --no-sandbox, scores clamped in the parent ----------
+
+NB = "01-sessions-vs-tokens"
+
+
+def _no_bwrap(monkeypatch):
+    from grader import bwrap
+
+    bwrap.probe.cache_clear()
+    monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
+    return bwrap
+
+
+def test_the_probe_says_when_bubblewrap_is_missing_and_caches_its_answer(monkeypatch):
+    bwrap = _no_bwrap(monkeypatch)
+    try:
+        assert bwrap.probe() == "bubblewrap (bwrap) is not installed"
+        monkeypatch.setattr(bwrap.shutil, "which", lambda name: "/usr/bin/bwrap")
+        assert bwrap.probe() == "bubblewrap (bwrap) is not installed"  # once per process
+    finally:
+        bwrap.probe.cache_clear()
+
+
+def test_the_probe_runs_true_in_a_real_sandbox_here():
+    from grader import bwrap
+
+    bwrap.probe.cache_clear()
+    assert bwrap.probe() is None, "bubblewrap must work where the grader's tests run"
+
+
+def test_autograde_refuses_without_a_sandbox_and_names_the_fix(monkeypatch, tmp_path, capsys):
+    from grader.cli import main
+
+    from .conftest import ROOT
+
+    bwrap = _no_bwrap(monkeypatch)
+    try:
+        (tmp_path / "class").mkdir()
+        code = main(
+            ["--course", str(ROOT), "autograde", str(tmp_path / "class")]
+            + ["--out", str(tmp_path / "grades.csv"), "--workdir", str(tmp_path / "work")]
+        )
+    finally:
+        bwrap.probe.cache_clear()
+    said = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "grades.csv").exists()
+    assert "Cannot grade in a sandbox: bubblewrap (bwrap) is not installed" in said
+    assert "sudo apt-get install bubblewrap" in said and "--no-sandbox" in said
+
+
+@pytest.mark.notebooks
+def test_no_sandbox_grades_anyway_and_says_so_everywhere(monkeypatch, tmp_path, capsys):
+    import shutil
+
+    from grader.autograde import UNSANDBOXED_NOTE, read_csv
+    from grader.cli import main
+
+    from .conftest import ROOT
+
+    bwrap = _no_bwrap(monkeypatch)
+    submissions = tmp_path / "class"
+    shutil.copytree(ROOT / "data" / "submissions" / "partial" / NB, submissions / "partial" / NB)
+    try:
+        code = main(
+            ["--course", str(ROOT), "autograde", str(submissions), "--no-sandbox"]
+            + ["--out", str(tmp_path / "grades.csv"), "--workdir", str(tmp_path / "work")]
+            + ["--jobs", "1", "--no-progress"]
+        )
+    finally:
+        bwrap.probe.cache_clear()
+    said = capsys.readouterr().out
+    assert code == 0 and "WARNING: graded WITHOUT the OS sandbox (--no-sandbox)" in said
+    [row] = read_csv(tmp_path / "grades.csv")
+    assert (row.status, row.score) == ("graded", 2.0) and UNSANDBOXED_NOTE in row.reason
+    header = (tmp_path / "grades.csv").read_text().splitlines()[0].split(",")
+    assert header[-1] == "sandbox"
+    assert (tmp_path / "grades.csv").read_text().splitlines()[1].endswith(",off")
+    from grader.report import write_report
+
+    from .conftest import COURSE
+
+    page, _ = write_report(COURSE, tmp_path / "work", tmp_path / "report")
+    assert "1 notebook(s) were graded WITHOUT the OS sandbox" in page.read_text()
+
+
+def test_scores_are_clamped_to_each_cells_maximum():
+    from grader.gradebook import clamp_score
+
+    assert clamp_score(100, 2) == 2.0
+    assert clamp_score(-5, 2) == 0.0
+    assert clamp_score(1.5, 2) == 1.5
+    assert clamp_score(float("nan"), 2) == 0.0 and clamp_score(float("inf"), 2) == 0.0
+    assert clamp_score("many", 2) == 0.0
+    assert clamp_score(None, 2) is None  # awaiting a grade by hand
+
+
+@pytest.mark.notebooks
+def test_a_forged_notebook_claiming_100_points_scores_at_most_the_gradebooks_points(tmp_path):
+    import nbformat
+    from nbgrader.apps import NbGraderAPI
+
+    from grader.gradebook import record_assignments, record_result
+    from grader.results import class_rows
+    from grader.worker import JobResult, NotebookResult
+
+    from .conftest import COURSE
+
+    db = tmp_path / "gradebook.db"
+    config = COURSE.nbgrader_config(root=tmp_path, db_url=f"sqlite:///{db}")
+    record_assignments(NbGraderAPI(config=config), [NB], tmp_path, db)
+    forged = nbformat.read(COURSE.student_notebook(NB), as_version=4)
+    for cell in forged.cells:
+        meta = cell.metadata.get("nbgrader", {})
+        if meta.get("grade"):
+            meta["points"] = 100
+            if cell.cell_type == "code":
+                cell.outputs = [nbformat.v4.new_output("execute_result", {"text/plain": "100"})]
+    notebook = NotebookResult(NB, "graded", autograded=nbformat.writes(forged), attempted=True)
+    record_result(f"sqlite:///{db}", config, JobResult("mallory", NB, [notebook], 1.0), tmp_path)
+    [row] = [r for r in class_rows(tmp_path) if r.student_id == "mallory"]
+    assert row.max_score == 8.0 and row.score <= 5.0

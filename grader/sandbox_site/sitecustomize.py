@@ -1,6 +1,8 @@
-"""Loaded by every Python process started inside the grading sandbox (it is put on PYTHONPATH).
+"""Loaded by every Python process of a kernel graded with ``--no-sandbox`` (put on PYTHONPATH).
 
-It does nothing unless ``GRADER_SANDBOX=1``. Then it
+With the OS sandbox (the default, :mod:`grader.bwrap`) this file is not used: the kernel
+has no network but loopback and its limits are rlimits and cgroups set outside it. Without
+the sandbox (trusted work only) it does nothing unless ``GRADER_SANDBOX=1``. Then it
 
 * caps the process's address space at ``GRADER_MEMORY_MB`` (``RLIMIT_AS``, soft and hard,
   inherited by child processes), so runaway allocation ends in ``MemoryError``;
@@ -8,8 +10,8 @@ It does nothing unless ``GRADER_SANDBOX=1``. Then it
   loopback range and makes name lookups refuse every name but ``localhost``.
 
 What it does not stop: code that bypasses Python's ``socket`` module (ctypes, a C extension,
-a non-Python program started with ``subprocess``), or raising the limit as root. See
-:mod:`grader.sandbox` for the whole picture.
+a non-Python program started with ``subprocess``), or raising the limit as root. It guards
+against mistakes, not attackers: see :mod:`grader.sandbox`.
 """
 
 import os

@@ -1,0 +1,56 @@
+"""What the sandbox stopped, read from a graded notebook's outputs, for the ``reason`` column.
+
+The sandbox (:mod:`grader.bwrap`) does not report to the grader; its limits show up as
+errors in the notebook's outputs: ``MemoryError`` (address-space limit), "Network is
+unreachable" (no network), "Resource temporarily unavailable" from ``fork`` (process
+limit), "No such process" from ``kill`` (another process is out of sight), "No space left
+on device" or "File too large" (disk limit), ``CellTimeoutError`` (time limit). Naming them
+lets an instructor follow up on a submission that tried something.
+"""
+
+from __future__ import annotations
+
+import json
+
+__all__ = ["SIGNS", "what_stopped"]
+
+SIGNS: dict[str, tuple[str, ...]] = {
+    "memory limit": ("MemoryError", "Cannot allocate memory"),
+    "network unreachable": (
+        "Network is unreachable",
+        "Errno 101",
+        "Temporary failure in name resolution",
+        "Name or service not known",
+        "Could not resolve host",
+        "Couldn't connect to server",
+    ),
+    "process limit": ("Resource temporarily unavailable", "Errno 11]", "can't start new thread"),
+    "signal to a process outside the sandbox refused": ("No such process", "Errno 3]"),
+    "disk limit": ("No space left on device", "File too large", "Errno 28", "Errno 27"),
+    "write to the read-only course refused": ("Read-only file system", "Errno 30"),
+    "time limit": ("CellTimeoutError", "Cell execution timed out"),
+}
+"""Each limit's name, and the texts in an output that show it was hit."""
+
+
+def _texts(notebook: dict) -> list[str]:
+    found = []
+    for cell in notebook.get("cells", []):
+        for out in cell.get("outputs", []) or []:
+            if not isinstance(out, dict):
+                continue
+            parts = [out.get("ename", ""), out.get("evalue", ""), out.get("text", "")]
+            parts += out.get("traceback", []) or []
+            found.append(" ".join(p if isinstance(p, str) else "".join(p) for p in parts))
+    return found
+
+
+def what_stopped(notebook: str | dict) -> list[str]:
+    """The limits of :data:`SIGNS` that a graded notebook's outputs show were hit."""
+    if isinstance(notebook, str):
+        try:
+            notebook = json.loads(notebook)
+        except ValueError:
+            return []
+    texts = "\n".join(_texts(notebook if isinstance(notebook, dict) else {}))
+    return [name for name, signs in SIGNS.items() if any(sign in texts for sign in signs)]
