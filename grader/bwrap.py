@@ -186,11 +186,11 @@ class Sandbox:
                 argv += ["--symlink", os.readlink(link), str(link)]
             elif link.is_dir():
                 argv += ["--ro-bind", str(link), str(link)]
+        size = str(self.limits.disk_mb * 2**20)
+        argv += ["--size", size, "--tmpfs", "/tmp"]  # first: a checkout under /tmp binds on it
         for path in self.readonly:
             argv += ["--ro-bind", str(path), str(path)]
         argv += ["--proc", "/proc", "--dev", "/dev"]
-        size = str(self.limits.disk_mb * 2**20)
-        argv += ["--size", size, "--tmpfs", "/tmp"]
         argv += ["--size", size, "--perms", "0700", "--tmpfs", HOME]
         argv += ["--perms", "0700", "--dir", WORKDIR]
         made = {WORKDIR}
