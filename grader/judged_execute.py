@@ -17,7 +17,8 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Dict
 
-from .judge import VISIBLE_PASSED, JudgeRun, JudgeScript
+from .judge import VISIBLE_PASSED, JudgeScript
+from .judge_server import JudgeRun
 from .link import JudgeError
 from .sandbox import SandboxExecute
 

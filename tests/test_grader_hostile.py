@@ -253,7 +253,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 25
+    assert len(rows) == 28
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -348,6 +348,26 @@ def test_results_land_in_nbgraders_gradebook(batch):
         assert restored.score == FULL
         students = {s.id for s in gb.students}
     assert "deleted-tests" in students and "invalid-json" in students
+
+
+# --- issue 12: what the judge stops (findings 1, 2 and 4) ----------------------------------
+
+
+def test_finding_1_an_ok_before_raising_earns_nothing(batch):
+    row = _row(batch, "finding-1-ok-then-raise")
+    assert (row.status, row.score) == ("graded", 0.0)
+
+
+def test_finding_2_rewriting_the_tests_earns_nothing(batch):
+    row = _row(batch, "finding-2-rewrites-tests")
+    assert (row.status, row.score) == ("graded", 0.0)
+
+
+def test_finding_4_a_spy_in_an_answer_sees_no_hidden_test(batch):
+    row = _row(batch, "finding-4-spies-on-tests")
+    assert (row.status, row.score) == ("graded", FULL)
+    seen = _outputs(batch[1], "finding-4-spies-on-tests")
+    assert "BEGIN HIDDEN" not in seen and "claims_ignoring_time(fixed" not in seen
 
 
 # --- issue 12: what the OS sandbox stops -----------------------------------------------
