@@ -209,8 +209,11 @@ def render_feedback(
     score: float,
     top: float,
     answers: list[dict] | None = None,
+    note: str = "",
 ) -> str:
-    """The HTML page for one notebook: per exercise, the student's answers, then its checks."""
+    """The HTML page for one notebook: per exercise, the student's answers, then its checks.
+
+    ``note`` is said at the top (that the notebook was graded without the OS sandbox)."""
     esc = html.escape
     answers = answers or []
     pending = sum(row["max"] for row in outcomes if row["outcome"] == "manual")
@@ -220,6 +223,7 @@ def render_feedback(
         "</head><body>",
         f"<h1>{esc(notebook)}</h1><p>Student <b>{esc(student)}</b>, assignment {esc(assignment)}. ",
         _score_line(score, top, pending) + "</p>",
+        f"<p class='failed'><strong>{esc(note)}</strong></p>" if note else "",
     ]
     order = []
     for item in [*answers, *outcomes]:
@@ -277,6 +281,10 @@ def write_feedback(
     """Write a page for every autograded notebook under ``work`` (optionally filtered)."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    from .autograde import UNSANDBOXED_NOTE
+    from .ledger import Ledger
+
+    outcomes = Ledger(work / "gradebook.db").outcomes()
     written = []
     with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
         for path in sorted((work / "autograded").glob("*/*/*.ipynb")):
@@ -306,6 +314,9 @@ def write_feedback(
                 graded.score,
                 graded.max_score,
                 answer_cells(nb, comments, solution_ids),
+                note=UNSANDBOXED_NOTE
+                if UNSANDBOXED_NOTE in getattr(outcomes.get((who, what, name)), "reason", "")
+                else "",
             )
             out = work / "feedback" / who / what / f"{name}.html"
             out.parent.mkdir(parents=True, exist_ok=True)

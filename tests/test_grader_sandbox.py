@@ -194,6 +194,10 @@ def test_no_sandbox_grades_anyway_and_says_so_everywhere(monkeypatch, tmp_path, 
 
     page, _ = write_report(COURSE, tmp_path / "work", tmp_path / "report")
     assert "1 notebook(s) were graded WITHOUT the OS sandbox" in page.read_text()
+    from grader.feedback import write_feedback
+
+    [feedback] = write_feedback(tmp_path / "work")
+    assert UNSANDBOXED_NOTE in feedback.read_text()
 
 
 def test_scores_are_clamped_to_each_cells_maximum():
