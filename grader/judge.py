@@ -36,6 +36,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .link import JudgeError, KernelLink, RemoteObject, Unreadable
+from .samples import solution_text
 from .wire import RemoteRaised
 
 __all__ = [
@@ -129,7 +130,7 @@ def judge_script(nb: Any) -> JudgeScript:
             continue
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
-            steps.append(JudgeStep("answer", names=defined_names(_strip_markers(cell.source))))
+            steps.append(JudgeStep("answer", names=defined_names(solution_text(cell.source))))
         elif meta.get("grade"):
             visible, hidden = _split_hidden(cell.source)
             steps.append(
@@ -157,10 +158,6 @@ def _split_hidden(source: str) -> tuple[str, str]:
     before, _, rest = source.partition(begin)
     hidden, _, after = rest.partition(end)
     return before + after, hidden
-
-
-def _strip_markers(source: str) -> str:
-    return "\n".join(line for line in source.splitlines() if not line.strip().startswith("### "))
 
 
 # -- replaying the instructor's notebook -------------------------------------------------------

@@ -24,7 +24,7 @@ import json
 import linecache
 import sys
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -210,23 +210,30 @@ def check_written(cell_id: str, exercise: str, folder: Path | None = None) -> No
     the saved notebook in ``folder`` (the kernel's working folder: Validate saves first); if
     no notebook there has that cell, there is nothing to check and it passes.
     """
+    for cell, source in _saved_cells(folder):
+        if cell.get("id") != cell_id:
+            continue
+        if not source.strip() or UNANSWERED in source:
+            raise CheckFailed(
+                f"{exercise}: your written answer is still empty.",
+                hint="Double-click the cell that says YOUR ANSWER HERE, write your answer, "
+                "press Shift+Enter and save; your instructor grades it by hand.",
+            )
+        return
+
+
+def _saved_cells(folder: Path | None) -> Iterator[tuple[dict, str]]:
+    """``(cell, source)`` for every cell of the saved notebooks in ``folder`` (default: the
+    kernel's working folder), in order; unreadable notebooks are skipped."""
     for notebook in sorted((folder or Path.cwd()).glob("*.ipynb")):
         try:
             cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
         except (OSError, ValueError, KeyError, TypeError):
             continue
         for cell in cells:
-            if not isinstance(cell, dict) or cell.get("id") != cell_id:
-                continue
-            source = cell.get("source", "")
-            source = "".join(source) if isinstance(source, list) else str(source)
-            if not source.strip() or UNANSWERED in source:
-                raise CheckFailed(
-                    f"{exercise}: your written answer is still empty.",
-                    hint="Double-click the cell that says YOUR ANSWER HERE, write your answer, "
-                    "press Shift+Enter and save; your instructor grades it by hand.",
-                )
-            return
+            if isinstance(cell, dict):
+                source = cell.get("source", "")
+                yield cell, "".join(source) if isinstance(source, list) else str(source)
 
 
 class needs_answers:  # noqa: N801 - used like a function: ``with needs_answers("exercise 2"):``
@@ -339,26 +346,19 @@ class _Definitions(ast.NodeVisitor):
 def defining_cell(name: str, folder: Path | None = None) -> str | None:
     """The first line of the first code cell that defines ``name`` in the notebook of ``folder``
     (the kernel's working folder, where JupyterLab starts it), or ``None`` if none does."""
-    for notebook in sorted((folder or Path.cwd()).glob("*.ipynb")):
-        try:
-            cells = json.loads(notebook.read_text(encoding="utf-8"))["cells"]
-        except (OSError, ValueError, KeyError, TypeError):
+    for cell, source in _saved_cells(folder):
+        if cell.get("cell_type") != "code":
             continue
-        for cell in cells:
-            if not isinstance(cell, dict) or cell.get("cell_type") != "code":
-                continue
-            source = cell.get("source", "")
-            source = "".join(source) if isinstance(source, list) else str(source)
-            lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
-            try:
-                tree = ast.parse("\n".join(lines))
-            except SyntaxError:
-                continue
-            finder = _Definitions()
-            finder.visit(tree)
-            if name in finder.names:
-                first = next((ln.strip() for ln in lines if ln.strip()), "")
-                return first if len(first) <= 70 else first[:67] + "..."
+        lines = [ln for ln in source.splitlines() if not ln.lstrip().startswith(("%", "!"))]
+        try:
+            tree = ast.parse("\n".join(lines))
+        except SyntaxError:
+            continue
+        finder = _Definitions()
+        finder.visit(tree)
+        if name in finder.names:
+            first = next((ln.strip() for ln in lines if ln.strip()), "")
+            return first if len(first) <= 70 else first[:67] + "..."
     return None
 
 
