@@ -17,7 +17,7 @@ LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) $(if $(filt
 # bundle is git-ignored; when npm cannot install, the build says so in one line and make goes on.
 AMPLIFY_PAGE := src/authlab/cloud/static/amplify-signin.js
 FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.py \
-                frontend/index.html $(wildcard frontend/src/*.js)
+                frontend/index.html $(wildcard frontend/src/*.js) src/authlab/cloud/static/netcheck.js
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
@@ -27,8 +27,8 @@ CHROMIUM ?= /usr/bin/chromium
 lab: $(STAMP) $(AMPLIFY_PAGE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
-## test: install if needed, then run the whole test suite
-test: $(STAMP) bwrap
+## test: install if needed (and build the Amplify page, which the kit ships), then run the whole suite
+test: $(STAMP) bwrap $(AMPLIFY_PAGE)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## test-latest: the whole suite (make test, then make e2e) on the newest versions pyproject.toml

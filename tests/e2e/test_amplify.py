@@ -12,16 +12,19 @@ from __future__ import annotations
 
 import os
 import re
+import time
 from types import SimpleNamespace
 
 import pytest
 
+from authlab.cloud.aws import MotoServer
 from authlab.cloud.cognito import create_demo_pool
 from authlab.cloud.gateway import Gateway
 from authlab.cloud.signin import AMPLIFY_BUNDLE, amplify_available, amplify_url
 from authlab.data import data_path
 
 from ..apigw import add_integration, add_jwt_authorizer
+from ..browser_requests import PREFLIGHT_HEADERS
 from .conftest import free_port
 
 pytestmark = pytest.mark.e2e
@@ -233,9 +236,43 @@ def test_a_stopped_moto_server(page, stack, screenshot_dir):
     username, password = a_user()
     open_page(page, url)
     sign_in(page, username, password)
-    one_line_error(page, "Cannot reach Cognito at http://127.0.0.1:")
+    started = time.monotonic()
+    message = one_line_error(page, "is not running: nothing answers there")
+    assert time.monotonic() - started < 5, "the line comes within 5 seconds"
+    assert message.startswith("Cognito (the local moto server) at http://127.0.0.1:")
+    assert "run the first code cell again" in message
     assert page.inner_text("#session") == "signed out"
     page.screenshot(path=screenshot_dir / "amplify-08-moto-stopped.png", full_page=True)
+
+
+def test_a_refused_preflight_is_told_apart_from_a_stopped_server(page, stack, screenshot_dir):
+    """moto runs, but its answer to the browser's CORS preflight is a refusal (as moto 5.2.6's
+    own 500 was): the page says the browser blocked the call, not that the server is down."""
+    with MotoServer(refuse_preflights=True) as refusing:
+        url = amplify_url(
+            stack.gateway.url, refusing.endpoint_url, stack.pool.pool_id, stack.pool.client_id
+        )
+        username, password = a_user()
+        open_page(page, url)
+        sign_in(page, username, password)
+        started = time.monotonic()
+        message = one_line_error(page, "the browser blocked the call")
+        assert time.monotonic() - started < 5, "the line comes within 5 seconds"
+        assert "refused its CORS preflight" in message and "is running" in message
+        assert refusing.front.preflights and not refusing.front.preflights[-1].allowed
+    assert page.inner_text("#session") == "signed out"
+    page.screenshot(path=screenshot_dir / "amplify-10-preflight-refused.png", full_page=True)
+
+
+def test_the_browser_sends_the_preflights_make_test_sends(page, stack, moto_server):
+    """tests/test_cors.py replays the browser's requests without a browser: they must be the
+    ones Chromium really sends (and none of them reaches moto)."""
+    username, password = a_user()
+    open_page(page, stack.url())
+    sign_in(page, username, password)
+    page.locator("#session", has_text=f"signed in as {username}").wait_for()
+    seen = {",".join(p.headers) for p in moto_server.front.preflights if p.allowed}
+    assert PREFLIGHT_HEADERS["amplify"] in seen, seen
 
 
 def test_a_gateway_that_is_down(page, stack, screenshot_dir):
@@ -248,7 +285,8 @@ def test_a_gateway_that_is_down(page, stack, screenshot_dir):
     finally:
         gateway.stop()
     page.click("#call-api")
-    one_line_error(page, "Cannot reach the API at")
+    message = one_line_error(page, "is not running: nothing answers there")
+    assert message.startswith("The API (the local API Gateway) at http://127.0.0.1:")
     assert "signed in as" in page.inner_text("#session"), "the session survives a failed call"
     page.screenshot(path=screenshot_dir / "amplify-09-gateway-down.png", full_page=True)
 

@@ -9,15 +9,19 @@ Screenshots go to ``build/e2e/signin-*.png``.
 from __future__ import annotations
 
 import re
+import time
 from types import SimpleNamespace
 
 import pytest
 
+from authlab.cloud.aws import MotoServer
 from authlab.cloud.cognito import create_demo_pool
 from authlab.cloud.gateway import Gateway
 from authlab.cloud.signin import signin_url
 
 from ..apigw import add_integration, add_jwt_authorizer
+from ..browser_requests import PREFLIGHT_HEADERS
+from .conftest import free_port
 
 pytestmark = pytest.mark.e2e
 
@@ -40,12 +44,27 @@ def stack(moto_server):
         Target=f"integrations/{integration}",
     )
 
+    broken = add_integration(apigw, api, "broken")
+    apigw.create_route(
+        ApiId=api,
+        RouteKey="GET /broken",
+        AuthorizationType="JWT",
+        AuthorizerId=authorizer,
+        Target=f"integrations/{broken}",
+    )
+
     def notes(event, context):
         claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
         return {"owner": claims["username"], "notes": ["buy milk", "rotate the signing keys"]}
 
+    def broken_handler(event, context):
+        raise RuntimeError("a bug in the function")
+
     gateway = Gateway(
-        api, apigw=apigw, handlers={"notes": notes}, jwks_urls={pool.issuer: pool.jwks_url}
+        api,
+        apigw=apigw,
+        handlers={"notes": notes, "broken": broken_handler},
+        jwks_urls={pool.issuer: pool.jwks_url},
     ).start()
     url = signin_url(gateway.url, moto_server.endpoint_url, pool.client_id, api="/notes")
     yield SimpleNamespace(gateway=gateway, pool=pool, url=url)
@@ -69,6 +88,47 @@ def storage_is_empty(page) -> bool:
     return page.evaluate("() => localStorage.length + sessionStorage.length === 0") and (
         page.context.cookies() == []
     )
+
+
+def test_a_stopped_moto_server_and_a_refused_preflight_each_get_their_line(
+    page, stack, moto_server
+):
+    """Nothing listens at the endpoint; then moto runs but refuses the browser's preflight."""
+    password = stack.pool.user("alice").password
+    with MotoServer(refuse_preflights=True) as refusing:
+        for endpoint, words in (
+            (f"http://127.0.0.1:{free_port()}", "is not running: nothing answers there"),
+            (refusing.endpoint_url, "is running, but the browser blocked the call"),
+        ):
+            page.goto(signin_url(stack.gateway.url, endpoint, stack.pool.client_id))
+            page.locator("#signin").wait_for()
+            sign_in(page, password)
+            started = time.monotonic()
+            page.locator("#error", has_text=words).wait_for()
+            assert time.monotonic() - started < 5, "the line comes within 5 seconds"
+            message = page.inner_text("#error")
+            assert message.startswith(f"Cognito (the local moto server) at {endpoint}"), message
+            assert "\n" not in message.strip()
+            assert page.inner_text("#session") == "signed out"
+        asked = {",".join(p.headers) for p in refusing.front.preflights}
+    assert asked == {PREFLIGHT_HEADERS["hand-written"]}, (
+        "tests/test_cors.py sends what Chromium sends"
+    )
+
+
+def test_a_failing_lambda_gets_a_line_naming_the_gateway(page, stack):
+    """A 5xx from the API: one line naming the server and the status, not a blank result."""
+    password = stack.pool.user("alice").password
+    open_page(page, stack)
+    sign_in(page, password)
+    page.locator("#session", has_text="signed in as alice").wait_for()
+    page.fill("#api", "/broken")
+    page.click("#call-api")
+    page.locator("#error", has_text="failed with HTTP 5").wait_for()
+    assert page.inner_text("#error").startswith(
+        "The API (the local API Gateway) at http://127.0.0.1:"
+    )
+    assert "signed in as alice" in page.inner_text("#session")
 
 
 def test_wrong_password_shows_an_error(page, stack, screenshot_dir):

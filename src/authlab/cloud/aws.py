@@ -33,6 +33,7 @@ import requests
 from botocore.config import Config
 
 from ..errors import AwsUnavailableError
+from .cors import CorsFront
 
 __all__ = [
     "DEFAULT_REGION",
@@ -97,15 +98,24 @@ class OneLineServerErrors(logging.Filter):
 class MotoServer:
     """A moto server on a free port of 127.0.0.1, in a background thread of this process.
 
+    Browsers' CORS preflights are answered by :class:`~authlab.cloud.cors.CorsFront` in front
+    of moto (``refuse_preflights=True`` makes it refuse them all, for tests of a page's errors).
+
     Use it as a context manager, or call :meth:`start` and :meth:`stop`. All state
-    (pools, APIs, tables) lives in this process's memory and is gone when it stops;
-    :meth:`reset` wipes it without a restart.
+    (pools, APIs, tables) lives in this process's memory, in moto's backends: it outlives a
+    stopped server (a new one in the same process sees it), and :meth:`reset` wipes it.
     """
 
-    def __init__(self, *, region: str = DEFAULT_REGION, port: int = 0) -> None:
+    def __init__(
+        self, *, region: str = DEFAULT_REGION, port: int = 0, refuse_preflights: bool = False
+    ) -> None:
         self.region = region
         self._requested_port = port
+        self._refuse_preflights = refuse_preflights
         self._server: Any = None
+        self._thread: threading.Thread | None = None
+        self.front: CorsFront | None = None
+        """The CORS front moto runs behind (its ``preflights`` say what browsers asked)."""
         self._session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
         self._lock = threading.Lock()
 
@@ -116,7 +126,12 @@ class MotoServer:
             if self._server is not None:
                 return self
             try:
-                from moto.moto_server.threaded_moto_server import ThreadedMotoServer
+                from moto.moto_server.werkzeug_app import (
+                    DomainDispatcherApplication,
+                    MotoRequestHandler,
+                    create_backend_app,
+                )
+                from werkzeug.serving import make_server
             except ImportError as exc:  # pragma: no cover - depends on the install
                 raise AwsUnavailableError(
                     "moto's server mode is not installed.",
@@ -126,25 +141,41 @@ class MotoServer:
             werkzeug.setLevel(logging.ERROR)  # no line per request
             if not any(isinstance(f, OneLineServerErrors) for f in werkzeug.filters):
                 werkzeug.addFilter(OneLineServerErrors())
-            # Never the default 0.0.0.0: the local AWS must not be reachable from outside.
-            server = ThreadedMotoServer(
-                ip_address="127.0.0.1", port=self._requested_port, verbose=False
+            # moto's app behind the course's CORS front (authlab.cloud.cors): browsers' preflights
+            # are answered by the course, whatever a moto release does with OPTIONS.
+            self.front = CorsFront(
+                DomainDispatcherApplication(create_backend_app),
+                refuse_preflights=self._refuse_preflights,
             )
             try:
-                server.start()
+                # Never the default 0.0.0.0: the local AWS must not be reachable from outside.
+                server = make_server(
+                    "127.0.0.1",
+                    self._requested_port,
+                    self.front,
+                    threaded=True,
+                    request_handler=MotoRequestHandler,
+                )
             except OSError as exc:
                 raise AwsUnavailableError(
                     f"Could not start the moto server on 127.0.0.1:{self._requested_port}: {exc}."
                 ) from exc
+            thread = threading.Thread(target=server.serve_forever, name="authlab-moto", daemon=True)
+            thread.start()
+            self._thread = thread
             self._server = server
         return self
 
     def stop(self) -> None:
-        """Stop serving and forget all state (a second call does nothing)."""
+        """Stop serving (a second call does nothing); :meth:`reset` first to wipe the state."""
         with self._lock:
             server, self._server = self._server, None
+            thread, self._thread = self._thread, None
         if server is not None:
-            server.stop()
+            server.shutdown()
+            server.server_close()
+        if thread is not None:
+            thread.join(timeout=5)
 
     def __enter__(self) -> MotoServer:
         return self.start()
@@ -163,7 +194,7 @@ class MotoServer:
         """The TCP port the server listens on."""
         if self._server is None:
             raise AwsUnavailableError("The moto server is not running.")
-        return int(self._server.get_host_and_port()[1])
+        return int(self._server.server_address[1])
 
     @property
     def endpoint_url(self) -> str:

@@ -11,12 +11,15 @@ the access token, refreshes the tokens and signs out. The gateway serves it at
     url = signin_url(gateway.url, aws.endpoint_url, pool.client_id, api="/notes")
     signin_link(gateway.url, aws.endpoint_url, pool.client_id)   # a link in a notebook
 
-The browser calls the moto server directly, across origins: moto's server answers CORS
-preflights (it wraps every service in flask-cors), as Cognito's public endpoints do.
+The browser calls the moto server directly, across origins: the course's CORS front answers
+the browser's preflights in front of moto (:mod:`authlab.cloud.cors`), as Cognito's endpoint does.
+When a call fails, ``static/netcheck.js`` gives the page one line naming the server and how it
+failed (not running, preflight refused, no answer, a 5xx).
 
 **The Amplify page.** ``frontend/`` holds the same frontend written with the AWS Amplify library
 v6 (``signIn``, ``fetchAuthSession``, ``getCurrentUser``, ``signOut``); `make lab` bundles it into
-``static/amplify-signin.html`` and ``amplify-signin.js`` (git-ignored build outputs). It needs the
+``static/amplify-signin.html`` and ``amplify-signin.js`` (git-ignored build outputs; the student
+kit ships them built). It needs the
 pool's id as well as its client::
 
     amplify_link(gateway.url, aws.endpoint_url, pool.pool_id, pool.client_id, scoped="/admin")
@@ -139,8 +142,9 @@ def amplify_link(
         kwargs.pop("flow", None)
         fallback = signin_link(gateway_url, cognito_endpoint, client_id, **kwargs)
         return HTML(
-            "<p>The Amplify page is unavailable: its bundle was not built (run <code>make lab</code> "
-            "with the npm registry reachable). The hand-written page works meanwhile:</p>"
+            "<p>The Amplify page is unavailable: its bundle was not built here (the course's "
+            "<code>make lab</code> builds it when it can reach the npm registry; the student "
+            "edition comes with it built). The hand-written page works meanwhile:</p>"
             + fallback.data
         )
     url = escape(
