@@ -127,6 +127,14 @@ def test_the_bundle_is_a_git_ignored_build_output_and_the_lockfile_is_committed(
         assert re.fullmatch(r"\d+\.\d+\.\d+", version), f"{name} must be pinned exactly"
         assert lock["packages"][f"node_modules/{name}"]["version"] == version
     assert package["dependencies"]["aws-amplify"].startswith("6.")
+    assert lock["packages"][""]["dependencies"] == package["dependencies"]
+    assert lock["packages"][""]["devDependencies"] == package["devDependencies"]
+    unchecked = [
+        path
+        for path, entry in lock["packages"].items()
+        if path and not entry.get("link") and not entry.get("integrity", "").startswith("sha512-")
+    ]
+    assert not unchecked, f"npm ci checks every package's hash: {unchecked[:3]} have none"
 
 
 def test_the_page_uses_amplify_and_keeps_tokens_in_memory():

@@ -106,6 +106,7 @@ class Lab:
     url: str
     token: str
     root: Path
+    log: Path | None = None  # what started it wrote (the kit's make lab)
 
     def open(self, path: str = "") -> str:
         """The URL that opens ``path`` (a notebook or folder under root) in JupyterLab."""

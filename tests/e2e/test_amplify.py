@@ -261,7 +261,7 @@ def test_a_refused_preflight_is_told_apart_from_a_stopped_server(page, stack, sc
         assert "refused its CORS preflight" in message and "is running" in message
         assert refusing.front.preflights and not refusing.front.preflights[-1].allowed
     assert page.inner_text("#session") == "signed out"
-    page.screenshot(path=screenshot_dir / "amplify-10-preflight-refused.png", full_page=True)
+    page.screenshot(path=screenshot_dir / "amplify-11-preflight-refused.png", full_page=True)
 
 
 def test_the_browser_sends_the_preflights_make_test_sends(page, stack, moto_server):

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from packaging.utils import canonicalize_name
 
 from grader.kit import build_kit
 
@@ -71,10 +72,17 @@ def kit_lab(tmp_path_factory) -> Iterator[Lab]:
                 log.close()
                 raise RuntimeError(f"{exc}; see {state / 'make-lab.log'}") from exc
     try:
-        yield Lab(url=url, token=LAB_TOKEN, root=kit)
+        yield Lab(url=url, token=LAB_TOKEN, root=kit, log=state / "make-lab.log")
     finally:
         _stop_group(proc)
         log.close()
+
+
+def _pip_version() -> str:
+    """The pip both Makefiles install (PIP_VERSION in the course's Makefile)."""
+    from grader.kit import _pip_version
+
+    return _pip_version(COURSE)
 
 
 def _stop_group(proc: subprocess.Popen) -> None:
@@ -100,6 +108,31 @@ def test_the_kits_make_lab_serves_the_course_to_a_learner(page, kit_lab, screens
     assert Path(where) == kit / "data" / "users.csv"
     no_grader = subprocess.run([str(python), "-c", "import grader"], capture_output=True, cwd="/")
     assert no_grader.returncode != 0, "the kit's environment has no grader"
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "list", "--format=freeze", "--exclude-editable"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+    def pinned(line: str) -> str:
+        name, _, version = line.split(" ")[0].partition("==")
+        return f"{canonicalize_name(name)}=={version}"
+
+    pins = {
+        pinned(line)
+        for line in (kit / "requirements.lock").read_text().splitlines()
+        if "==" in line and not line.startswith(" ")
+    }
+    got = {pinned(line) for line in installed.split()}
+    got = {p for p in got if not p.startswith("setuptools==")}  # the venv's own, not used
+    assert got <= pins | {f"pip=={_pip_version()}"}, f"not from the lock: {got - pins}"
+    assert any(p.startswith("moto==") for p in got) and not any(
+        p.startswith("pytest==") for p in got
+    )
+    log = kit_lab.log.read_text()
+    assert "Amplify sign-in page" not in log, "the kit's page comes built: make lab builds nothing"
+    assert (kit / "src" / "authlab" / "cloud" / "static" / "amplify-signin.js").is_file()
 
     page.goto(kit_lab.open("notebooks/00-start-here/00-start-here.ipynb"))
     page.locator(".jp-LabShell").wait_for()
