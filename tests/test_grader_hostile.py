@@ -547,3 +547,10 @@ def test_no_csv_the_grader_writes_holds_a_formula(batch, tmp_path):
     assert _formulas(report) == [] and "'-2+3" in _cells(report)
     done = export_grades(batch[1], tmp_path / "lms.csv")
     assert _formulas(done.path) == [] and _formulas(done.maxima) == []
+
+
+def test_a_linked_notebook_or_subfolder_is_never_read(batch):
+    row = _row(batch, records.LINKED_NOTEBOOK)
+    assert (row.status, row.score, row.max_score) == ("error", 0.0, 8.0)
+    assert f"{ASSIGNMENT}.ipynb: a symbolic link, not read" in row.reason
+    assert "solutions: a symbolic link, not read" in row.reason
