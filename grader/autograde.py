@@ -3,7 +3,12 @@
 SUBMISSIONS is laid out as nbgrader's ``submitted/`` folder:
 ``<student_id>/<assignment>/<notebook>.ipynb``. Every expected notebook of every student
 gets exactly one row, ``graded`` with its score or ``error`` with a reason an instructor
-can act on; a broken or hostile submission never stops the batch.
+can act on; a broken or hostile submission never stops the batch. No link is followed at any
+level (a linked assignment folder is graded as one without files, a linked student folder is
+not graded), and a folder whose name is not a student id
+(:func:`grader.course.student_id_problem`, the rule of ``ingest``) is not graded: each
+becomes a row with the reason. The time a submission was received comes from
+``received.json`` (:mod:`grader.receipts`), never from its ``timestamp.txt``.
 
 The grading itself is nbgrader's own ``Autograde`` converter (locked cells restored from
 the gradebook, deleted test cells re-inserted), one job per student and assignment, run in
@@ -250,7 +255,10 @@ def autograde(
     this raises :class:`~grader.bwrap.SandboxUnavailable` naming the fix, unless
     ``sandbox=False`` (trusted work only: every row graded so says it in its reason).
     Submitted files are read by :mod:`grader.staging` (no links followed, sizes capped);
-    the files it refuses are named in the row's reason.
+    the files it refuses are named in the row's reason. Student and assignment folders are
+    looked at without following links either (see the module). Each submission's time is
+    its receipt's in ``submissions/received.json`` while its files match the receipt, else
+    none ("time unverified").
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.utils import parse_utc
