@@ -3,7 +3,12 @@
 SUBMISSIONS is laid out as nbgrader's ``submitted/`` folder:
 ``<student_id>/<assignment>/<notebook>.ipynb``. Every expected notebook of every student
 gets exactly one row, ``graded`` with its score or ``error`` with a reason an instructor
-can act on; a broken or hostile submission never stops the batch.
+can act on; a broken or hostile submission never stops the batch. No link is followed at any
+level (a linked assignment folder is graded as one without files, a linked student folder is
+not graded), and a folder whose name is not a student id
+(:func:`grader.course.student_id_problem`, the rule of ``ingest``) is not graded: each
+becomes a row with the reason. The time a submission was received comes from
+``received.json`` (:mod:`grader.receipts`), never from its ``timestamp.txt``.
 
 The grading itself is nbgrader's own ``Autograde`` converter (locked cells restored from
 the gradebook, deleted test cells re-inserted), one job per student and assignment, run in
@@ -20,20 +25,21 @@ cover the whole class as the gradebook holds it (:mod:`grader.results`).
 
 from __future__ import annotations
 
-import csv
 import logging
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .course import ASSIGNMENT_RE, Course, GraderError
+from .course import ASSIGNMENT_RE, Course, GraderError, student_id_problem
 from .integrity import AssignmentSpec, notebook_spec
+from .receipts import RECEIPTS_FILE
 
 __all__ = [
     "BASE_COLUMNS",
     "DEFAULT_MEMORY_MB",
     "ClassResults",
     "GradeRow",
+    "TIME_UNVERIFIED",
     "assignment_hash",
     "autograde",
     "read_csv",
@@ -44,6 +50,10 @@ log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 4096
 """Address-space limit of each student's kernel (MiB)."""
+
+TIME_UNVERIFIED = "time unverified"
+"""What the CSVs and the report say where no record the student does not write gives the
+time a submission was received (its ``timestamp.txt`` is the student's word, never used)."""
 
 UNSANDBOXED_NOTE = "graded WITHOUT the OS sandbox (--no-sandbox): trusted work only"
 """The note on every row graded with ``sandbox=False``."""
@@ -65,6 +75,8 @@ class GradeRow:
     exercises: dict[str, float] = field(default_factory=dict)  # "ex1" -> points scored
     seconds: float | None = None  # time spent grading this notebook
     pending: float = 0.0  # points still to be graded by hand (not part of score)
+    submitted: str = ""  # when it was received (ISO 8601, UTC), from a record the student
+    # does not write; "" when there is none: the time is unverified
 
 
 def _exercise_key(name: str) -> tuple[int, str]:
@@ -74,9 +86,12 @@ def _exercise_key(name: str) -> tuple[int, str]:
 
 def write_csv(rows: list[GradeRow], path: Path) -> None:
     """Write ``rows`` as CSV: the base columns, ``pending`` (when any row has points awaiting
-    manual grading), one column per exercise, then ``seconds``; and ``sandbox`` (``off``
-    on each row graded with ``--no-sandbox``) when any row was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    manual grading), one column per exercise, then ``seconds``; ``sandbox`` (``off``
+    on each row graded with ``--no-sandbox``) when any row was; last ``submitted``: when
+    the submission was received, or ``time unverified``. No cell is a spreadsheet formula
+    (:mod:`grader.safecsv`)."""
+    from .safecsv import write_rows
+
     exercises = sorted({key for row in rows for key in row.exercises}, key=_exercise_key)
     timed = any(row.seconds is not None for row in rows)
     pending = any(row.pending for row in rows)
@@ -84,42 +99,46 @@ def write_csv(rows: list[GradeRow], path: Path) -> None:
     columns = BASE_COLUMNS + (["pending"] if pending else []) + exercises
     columns += ["seconds"] if timed else []
     columns += ["sandbox"] if unsandboxed else []
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        for row in rows:
-            record = {name: getattr(row, name) for name in BASE_COLUMNS}
-            record.update({key: f"{value:g}" for key, value in row.exercises.items()})
-            if pending:
-                record["pending"] = f"{row.pending:g}"
-            if timed:
-                record["seconds"] = "" if row.seconds is None else f"{row.seconds:.2f}"
-            if unsandboxed:
-                record["sandbox"] = "off" if UNSANDBOXED_NOTE in row.reason else "on"
-            writer.writerow(record)
+    columns += ["submitted"]
+    records = []
+    for row in rows:
+        record = {name: getattr(row, name) for name in BASE_COLUMNS}
+        record.update({key: f"{value:g}" for key, value in row.exercises.items()})
+        if pending:
+            record["pending"] = f"{row.pending:g}"
+        if timed:
+            record["seconds"] = "" if row.seconds is None else f"{row.seconds:.2f}"
+        if unsandboxed:
+            record["sandbox"] = "off" if UNSANDBOXED_NOTE in row.reason else "on"
+        record["submitted"] = row.submitted or TIME_UNVERIFIED
+        records.append([record.get(name, "") for name in columns])
+    write_rows(path, [columns, *records])
 
 
 def read_csv(path: Path) -> list[GradeRow]:
-    """Read rows written by :func:`write_csv`."""
+    """Read rows written by :func:`write_csv` (cells unescaped: ``=2+3`` again)."""
+    from .safecsv import read_rows
+
     rows = []
-    with path.open(newline="", encoding="utf-8") as handle:
-        for record in csv.DictReader(handle):
-            base = {name: record.pop(name) for name in BASE_COLUMNS}
-            seconds = record.pop("seconds", "") or None
-            record.pop("sandbox", None)
-            pending = record.pop("pending", "") or "0"
-            rows.append(
-                GradeRow(
-                    **{
-                        **base,
-                        "score": float(base["score"]),
-                        "max_score": float(base["max_score"]),
-                    },
-                    exercises={k: float(v) for k, v in record.items() if v not in ("", None)},
-                    seconds=float(seconds) if seconds is not None else None,
-                    pending=float(pending),
-                )
+    for record in read_rows(path):
+        base = {name: record.pop(name) for name in BASE_COLUMNS}
+        seconds = record.pop("seconds", "") or None
+        record.pop("sandbox", None)
+        pending = record.pop("pending", "") or "0"
+        submitted = record.pop("submitted", "")
+        rows.append(
+            GradeRow(
+                **{
+                    **base,
+                    "score": float(base["score"]),
+                    "max_score": float(base["max_score"]),
+                },
+                exercises={k: float(v) for k, v in record.items() if v not in ("", None)},
+                seconds=float(seconds) if seconds is not None else None,
+                pending=float(pending),
+                submitted="" if submitted == TIME_UNVERIFIED else submitted,
             )
+        )
     return rows
 
 
@@ -236,17 +255,21 @@ def autograde(
     this raises :class:`~grader.bwrap.SandboxUnavailable` naming the fix, unless
     ``sandbox=False`` (trusted work only: every row graded so says it in its reason).
     Submitted files are read by :mod:`grader.staging` (no links followed, sizes capped);
-    the files it refuses are named in the row's reason.
+    the files it refuses are named in the row's reason. Student and assignment folders are
+    looked at without following links either (see the module). Each submission's time is
+    its receipt's in ``submissions/received.json`` while its files match the receipt, else
+    none ("time unverified").
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.utils import parse_utc
 
     from .gradebook import record_assignments, record_result
-    from .ledger import Ledger, Outcome, folder_hash
+    from .ledger import Ledger, files_hash, folder_hash
     from .pool import make_pool
     from .progress import Progress
+    from .receipts import Receipt, read_receipts
     from .results import class_rows
-    from .staging import read_submission, write_files
+    from .staging import Staged, read_submission, write_files
     from .worker import Job
 
     submissions = submissions.resolve()
@@ -273,16 +296,8 @@ def autograde(
         Gradebook(db_url, config.CourseDirectory.course_id).close()
     ledger = Ledger(db)
     known = set(course.assignments())
-    found: list[tuple[str, str, Path]] = []
-    for student_dir in sorted(p for p in submissions.iterdir() if p.is_dir()):
-        for assignment_dir in sorted(p for p in student_dir.iterdir() if p.is_dir()):
-            student, assignment = student_dir.name, assignment_dir.name
-            if assignment in known:
-                found.append((student, assignment, assignment_dir))
-            elif ASSIGNMENT_RE.match(assignment):
-                log.warning("skipping %s/%s: not an assignment of this course", student, assignment)
-                reason = f"unknown assignment {assignment!r}"
-                ledger.record(student, assignment, {"": Outcome("error", reason)})
+    found = _scan(submissions, known, ledger)
+    receipts = read_receipts(submissions)
 
     # The incremental decision: grade what is new or changed since it was last graded here.
     recorded = ledger.hashes()
@@ -292,9 +307,19 @@ def autograde(
         graded_before[(s, a)] = graded_before.get((s, a), True) and present
     source_hashes = {a: assignment_hash(course, a) for a in sorted({a for _, a, _ in found})}
     todo: list[tuple[str, str, Path, tuple[str, str]]] = []
+    received: dict[tuple[str, str], Receipt | None] = {}
     unchanged = 0
     for student, assignment, folder in found:
-        hashes = (folder_hash(folder), source_hashes[assignment])
+        if folder.is_symlink():  # never followed: graded as a submission without files
+            files = files_hash([("", f"refused: {LINKED_FOLDER}".encode())])
+        else:
+            files = folder_hash(folder)
+        receipt = receipts.get((student, assignment))
+        receipt = receipt if receipt is not None and receipt.sha256 == files else None
+        received[(student, assignment)] = receipt
+        if receipt is not None:  # a new receipt for the same files is a change too
+            files = files_hash([("files", files.encode()), ("received", receipt.time.encode())])
+        hashes = (files, source_hashes[assignment])
         if (
             not force
             and recorded.get((student, assignment)) == hashes
@@ -313,20 +338,26 @@ def autograde(
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
     job_list, timestamps, job_hashes, refused = [], {}, {}, {}
     for student, assignment, folder, hashes in todo:
-        read = read_submission(folder)
+        linked = folder.is_symlink()
+        read = Staged(refused=[(assignment, LINKED_FOLDER)]) if linked else read_submission(folder)
         staged = work / "submitted" / student / assignment
-        if staged.resolve() != folder.resolve():
+        # The folder itself is never resolved: a link is not followed, even to compare.
+        if staged.parent.resolve() / staged.name != folder.parent.resolve() / folder.name:
             shutil.rmtree(staged, ignore_errors=True)
             staged.mkdir(parents=True)
             write_files(staged, read.files)
         files = dict(read.files)
         refused[(student, assignment)] = read.notes()
-        stamp = files.pop("timestamp.txt", b"").decode("utf-8", "replace").strip() or None
-        try:
-            timestamps[(student, assignment)] = parse_utc(stamp) if stamp else None
-        except (ValueError, OverflowError):
-            refused[(student, assignment)].append("timestamp.txt: not a date, ignored")
-            stamp = None
+        files.pop("timestamp.txt", None)  # the student's word: never the submission's time
+        receipt = received.get((student, assignment))
+        stamp = receipt.time if receipt is not None else None
+        timestamps[(student, assignment)] = parse_utc(stamp) if stamp else None
+        ledger.record_time(
+            student,
+            assignment,
+            stamp,
+            receipt.source if receipt is not None else "no record the student does not write",
+        )
         job_hashes[(student, assignment)] = hashes
         job_list.append(Job(student, assignment, files, specs[assignment], template, plain, stamp))
 
@@ -350,6 +381,75 @@ def autograde(
                 note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
             )
     return ClassResults(class_rows(work), regraded=regraded, unchanged=unchanged, sandboxed=sandbox)
+
+
+LINKED_FOLDER = "a symbolic link, not followed"
+"""Why a student's or an assignment's folder that is a link is never graded as what it
+points to (the instructor's ``solutions/``, a classmate's folder)."""
+
+_CACHES = {".ipynb_checkpoints", "__pycache__", "__MACOSX"}
+
+
+def _printable(name: str) -> str:
+    """``name`` with what cannot be shown (control characters, undecodable bytes) escaped."""
+    return "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in name
+    )
+
+
+def _listing(folder: Path) -> list[Path] | None:
+    """The folders and links in ``folder``, sorted (None when it cannot be read)."""
+    try:
+        return sorted(p for p in folder.iterdir() if p.is_symlink() or p.is_dir())
+    except OSError:
+        return None
+
+
+def _scan(submissions: Path, known: set[str], ledger) -> list[tuple[str, str, Path]]:
+    """``(student, assignment, folder)`` of every submission under ``submissions``, links
+    included (a linked assignment folder is graded as one without files, its reason says
+    so); a student folder that cannot be graded (a link, or a name that is not a student
+    id) and an unknown assignment become a row of their own in the ledger, with the reason.
+    Nothing is followed: every entry is looked at with ``lstat``."""
+    from .ledger import Outcome
+
+    found: list[tuple[str, str, Path]] = []
+    before = ledger.outcomes()
+    for student_dir in sorted(submissions.iterdir()):
+        name = student_dir.name
+        if name in _CACHES or name == RECEIPTS_FILE:
+            continue
+        linked, is_dir = student_dir.is_symlink(), student_dir.is_dir()
+        if not linked and not is_dir:
+            continue  # a stray file beside the student folders
+        problem = student_id_problem(name)
+        if problem or linked:
+            shown = _printable(name)
+            why = f"student id {shown!r} refused: {problem}" if problem else ""
+            why = why or f"the student folder is {LINKED_FOLDER}"
+            log.warning("not graded: %s/: %s", shown, why)
+            inside = [] if linked else (_listing(student_dir) or [])
+            inside = [p.name for p in inside if ASSIGNMENT_RE.match(p.name)]
+            for assignment in inside or [""]:
+                ledger.record(shown, assignment, {"": Outcome("error", why + "; not graded")})
+            continue
+        listing = _listing(student_dir)
+        if listing is None:
+            why = "the student folder could not be read (permissions?); not graded"
+            ledger.record(name, "", {"": Outcome("error", why)})
+            continue
+        if (name, "", "") in before:  # was a link or unreadable, is fine now: a stale row
+            ledger.record(name, "", {})
+        for assignment_dir in listing:
+            assignment = assignment_dir.name
+            if assignment in known:
+                found.append((name, assignment, assignment_dir))
+            elif ASSIGNMENT_RE.match(assignment):
+                log.warning("skipping %s/%s: not an assignment of this course", name, assignment)
+                reason = f"unknown assignment {assignment!r}"
+                ledger.record(name, assignment, {"": Outcome("error", reason)})
+    return found
 
 
 def _outcomes(result, extra: list[str] = ()) -> dict:

@@ -156,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
             out = args.out or course.root / "submitted"
             report = ingest(course, args.export, out)
             print(f"Placed {len(report.placed)} file(s) under {out}.")
+            if report.receipts:
+                print(f"When each submission was received: {report.receipts}")
             if report.unplaced:
                 print(f"{len(report.unplaced)} file(s) could not be placed:")
             for name, reason in report.unplaced:
@@ -193,6 +195,14 @@ def main(argv: list[str] | None = None) -> int:
                 )
                 for student, assignment, points in done.pending:
                     print(f"  {student}/{assignment}: {points:g} point(s)")
+            if done.unverified:
+                shown = ", ".join(f"{s}/{a}" for s, a in done.unverified[:10])
+                more = f" and {len(done.unverified) - 10} more" if len(done.unverified) > 10 else ""
+                print(
+                    f"Submission time unverified for {len(done.unverified)} grade(s): {shown}"
+                    f"{more} (column time_unverified: no record the student does not write "
+                    "says when they were received; ingest LMS downloads to record it)."
+                )
             return 0
         if args.command == "rubrics":
             from .rubrics import write_rubrics

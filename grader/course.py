@@ -13,10 +13,32 @@ import nbformat
 from traitlets.config import Config
 from traitlets.config.loader import PyFileConfigLoader
 
-__all__ = ["ASSIGNMENT_RE", "Course", "GraderError", "notebook_points"]
+__all__ = [
+    "ASSIGNMENT_RE",
+    "STUDENT_ID_RE",
+    "Course",
+    "GraderError",
+    "notebook_points",
+    "student_id_problem",
+]
 
 ASSIGNMENT_RE = re.compile(r"^\d\d-[a-z0-9]+(?:-[a-z0-9]+)*$")
 """An assignment (and its notebook) is named ``NN-kebab-slug``."""
+
+STUDENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
+"""A student id: a letter or digit, then letters, digits and ``. _ @ + -`` (128 at most).
+It never starts with a character a spreadsheet reads as a formula (``= + - @``)."""
+
+
+def student_id_problem(name: str) -> str | None:
+    """Why ``name`` is not a usable student id (``ingest`` and ``autograde`` apply the same
+    rule), or None when it is one."""
+    if STUDENT_ID_RE.fullmatch(name):
+        return None
+    return (
+        "not a student id: it must start with a letter or digit and hold only letters, "
+        "digits and . _ @ + - (at most 128)"
+    )
 
 
 def notebook_points(path: Path) -> float:

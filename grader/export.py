@@ -13,17 +13,25 @@ What a cell holds:
 * ``0`` when the student submitted nothing for an assignment others submitted.
 
 ``total`` is empty when any of the student's cells is.
+
+The last column, ``time_unverified``, names the student's assignments whose time of
+submission comes from no record the student does not write (see :mod:`grader.receipts`):
+their late penalties, if any, are not to be trusted. Every cell is escaped against
+spreadsheet formulas (:mod:`grader.safecsv`).
 """
 
 from __future__ import annotations
 
-import csv
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .autograde import GradeRow
 
-__all__ = ["PENDING_CHOICES", "ExportSummary", "export_grades", "wide_table"]
+__all__ = ["PENDING_CHOICES", "UNVERIFIED_COLUMN", "ExportSummary", "export_grades", "wide_table"]
+
+UNVERIFIED_COLUMN = "time_unverified"
+"""The last column: the student's assignments whose time of submission no record the student
+does not write gives (``; ``-separated; empty when every time is verified)."""
 
 PENDING_CHOICES = ("blank", "partial")
 """How a cell with points still to be graded by hand is written."""
@@ -38,6 +46,7 @@ class ExportSummary:
     students: int
     assignments: list[str]
     pending: list[tuple[str, str, float]] = field(default_factory=list)  # student, assignment, pts
+    unverified: list[tuple[str, str]] = field(default_factory=list)  # student, assignment
 
 
 def wide_table(
@@ -61,8 +70,12 @@ def wide_table(
         )
     for (_, assignment), top in per_assignment.items():
         maxima[assignment] = max(maxima.get(assignment, 0.0), top)
+    unverified: dict[str, set[str]] = {}
+    for r in rows:
+        if r.notebook and not r.submitted:
+            unverified.setdefault(r.student_id, set()).add(r.assignment)
     students = sorted({student for student, _ in sums})
-    columns = ["student_id", *assignments, "total"]
+    columns = ["student_id", *assignments, "total", UNVERIFIED_COLUMN]
     records, waiting = [], []
     for student in students:
         record = {"student_id": student}
@@ -78,6 +91,7 @@ def wide_table(
             record[assignment] = f"{score:g}"
             total += score
         record["total"] = f"{total:g}" if complete else ""
+        record[UNVERIFIED_COLUMN] = "; ".join(sorted(unverified.get(student, ())))
         records.append(record)
     return columns, records, maxima, waiting
 
@@ -87,16 +101,23 @@ def export_grades(work: Path, out: Path, pending: str = "blank") -> ExportSummar
     from .results import class_rows
 
     columns, records, maxima, waiting = wide_table(class_rows(work), pending)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with out.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=columns)
-        writer.writeheader()
-        writer.writerows(records)
+    from .safecsv import write_rows
+
+    write_rows(out, [columns, *([record.get(c, "") for c in columns] for record in records)])
+    assignments = columns[1 : columns.index("total")]
     maxima_path = out.with_name(f"{out.stem}.max.csv")
-    with maxima_path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(["assignment", "max_score"])
-        for name in columns[1:-1]:
-            writer.writerow([name, f"{maxima[name]:g}"])
-        writer.writerow(["total", f"{sum(maxima[n] for n in columns[1:-1]):g}"])
-    return ExportSummary(out, maxima_path, len(records), columns[1:-1], waiting)
+    write_rows(
+        maxima_path,
+        [
+            ["assignment", "max_score"],
+            *([name, f"{maxima[name]:g}"] for name in assignments),
+            ["total", f"{sum(maxima[n] for n in assignments):g}"],
+        ],
+    )
+    unverified = [
+        (record["student_id"], name)
+        for record in records
+        for name in record[UNVERIFIED_COLUMN].split("; ")
+        if name
+    ]
+    return ExportSummary(out, maxima_path, len(records), assignments, waiting, unverified)

@@ -4,7 +4,8 @@
   does, and returns a *template*: a copy of the gradebook holding the assignments and no
   student, which every worker grades against privately.
 * :func:`record_result` writes one worker result the way ``nbgrader autograde`` would:
-  student, submission (with its timestamp), zero for notebooks not submitted, then
+  student, submission (with the time it was received, from :mod:`grader.receipts`, or
+  none when unverified: never the student's ``timestamp.txt``), zero for notebooks not submitted, then
   nbgrader's own ``SaveAutoGrades`` and ``AssignLatePenalties`` on each autograded
   notebook, which is also saved under ``autograded/`` for formgrader.
 
@@ -145,8 +146,11 @@ def record_result(
         gb.update_or_create_student(student)
         if timestamp:
             gb.update_or_create_submission(assignment, student, timestamp=timestamp)
-        else:
-            gb.update_or_create_submission(assignment, student)
+        else:  # no trustworthy time: none, never an earlier one or the student's word
+            submission = gb.update_or_create_submission(assignment, student)
+            if submission.timestamp is not None:
+                submission.timestamp = None
+                gb.db.commit()
         for nb in result.notebooks:
             if not nb.attempted:  # not submitted or not a notebook: zero, as nbgrader does
                 submission = gb.find_submission_notebook(nb.name, assignment, student)

@@ -10,6 +10,8 @@ needs to decide and to explain, so two tables of our own live in the same SQLite
 * ``grader_outcome``: per student, assignment and notebook, ``graded`` or ``error``, the
   reason an instructor can act on, and the seconds spent, so the CSV and the report can
   cover the whole class without grading it again.
+* ``grader_received``: per student and assignment, when it was received (ISO 8601 UTC, or
+  NULL: *time unverified*) and where that time comes from (:mod:`grader.receipts`).
 
 Only the parent process writes here, as for the rest of the gradebook.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 
 __all__ = ["LEDGER_TABLES", "Ledger", "Outcome", "files_hash", "folder_hash"]
 
-LEDGER_TABLES = ("grader_submission", "grader_outcome")
+LEDGER_TABLES = ("grader_submission", "grader_outcome", "grader_received")
 """The tables this module adds to the gradebook (a worker's template copy has them empty)."""
 
 _SCHEMA = """
@@ -36,6 +38,9 @@ CREATE TABLE IF NOT EXISTS grader_outcome (
     student TEXT NOT NULL, assignment TEXT NOT NULL, notebook TEXT NOT NULL,
     status TEXT NOT NULL, reason TEXT NOT NULL DEFAULT '', seconds REAL,
     PRIMARY KEY (student, assignment, notebook));
+CREATE TABLE IF NOT EXISTS grader_received (
+    student TEXT NOT NULL, assignment TEXT NOT NULL, time TEXT, source TEXT NOT NULL,
+    PRIMARY KEY (student, assignment));
 """
 
 _SKIPPED_PARTS = {".ipynb_checkpoints", "__pycache__"}
@@ -149,3 +154,28 @@ class Ledger:
                     )
         finally:
             conn.close()
+
+    def record_time(self, student: str, assignment: str, time: str | None, source: str) -> None:
+        """Record when a submission was received (``None``: no trustworthy record says)."""
+        conn = self._connect()
+        try:
+            with conn:
+                conn.execute(
+                    "INSERT OR REPLACE INTO grader_received VALUES (?, ?, ?, ?)",
+                    (student, assignment, time, source),
+                )
+        finally:
+            conn.close()
+
+    def times(self) -> dict[tuple[str, str], tuple[str | None, str]]:
+        """``{(student, assignment): (ISO time or None, its source)}`` as recorded."""
+        if not self.db.is_file():
+            return {}
+        conn = self._connect()
+        try:
+            rows = conn.execute(
+                "SELECT student, assignment, time, source FROM grader_received"
+            ).fetchall()
+        finally:
+            conn.close()
+        return {(s, a): (t, source) for s, a, t, source in rows}

@@ -11,7 +11,6 @@ is of the points graded so far, so pending points never count as zero in a mean.
 from __future__ import annotations
 
 import base64
-import csv
 import html
 import io
 import statistics
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import GradeRow
+from .autograde import TIME_UNVERIFIED, GradeRow
 from .course import Course
 from .lint import GRADE_ID_RE
 
@@ -49,13 +48,17 @@ def graded_percent(row: GradeRow) -> float | None:
 
 def student_table(rows: list[GradeRow]) -> tuple[list[str], dict[str, dict[str, dict]]]:
     """``(assignments, {student: {assignment: cell}})``; a cell sums the notebooks of one
-    submission: ``score``, ``max``, ``pending`` and ``error`` (a reason, or "")."""
+    submission: ``score``, ``max``, ``pending``, ``error`` (a reason, or "") and
+    ``submitted`` (when it was received, or "" when that time is unverified)."""
     assignments = sorted({r.assignment for r in rows})
     table: dict[str, dict[str, dict]] = {}
     for r in rows:
         cell = table.setdefault(r.student_id, {}).setdefault(
-            r.assignment, {"score": 0.0, "max": 0.0, "pending": 0.0, "error": ""}
+            r.assignment,
+            {"score": 0.0, "max": 0.0, "pending": 0.0, "error": "", "submitted": r.submitted},
         )
+        if not r.submitted:
+            cell["submitted"] = ""
         cell["score"] += r.score
         cell["max"] += r.max_score
         cell["pending"] += r.pending
@@ -96,6 +99,9 @@ def summarise(rows: list[GradeRow], course: Course) -> dict:
     return {
         "assignments": assignments,
         "unsandboxed": sum(UNSANDBOXED_NOTE in r.reason for r in rows),
+        "unverified": sum(
+            not cell["submitted"] for cells in table.values() for cell in cells.values()
+        ),
         "slowest": timed[:SLOWEST],
         "errors": errors,
         "columns": names,
@@ -150,6 +156,9 @@ def _csv_rows(summary: dict) -> list[list]:
         for name, cell in cells.items():
             value = "" if cell["error"] or cell["pending"] else f"{cell['score']:g}"
             rows.append(["student", name, student, value, _cell_text(cell)])
+    for student, cells in summary["students"].items():
+        for name, cell in cells.items():
+            rows.append(["submitted", name, student, cell["submitted"] or TIME_UNVERIFIED, ""])
     return rows
 
 
@@ -179,6 +188,13 @@ def _html(summary: dict, plot: str, rubrics: dict[str, str] | None = None) -> st
             f"<p class='error'><strong>{summary['unsandboxed']} notebook(s) were graded "
             "WITHOUT the OS sandbox (--no-sandbox): trusted work only.</strong></p>"
             if summary.get("unsandboxed")
+            else ""
+        ),
+        (
+            f"<p class='pending'><strong>{summary['unverified']} submission(s): "
+            f"{TIME_UNVERIFIED}</strong> (no record the student does not write says when it "
+            "was received: its timestamp.txt is the student's word, and is not used).</p>"
+            if summary.get("unverified")
             else ""
         ),
         f"<img alt='score distribution' src='data:image/png;base64,{plot}'>",
@@ -215,15 +231,21 @@ def _html(summary: dict, plot: str, rubrics: dict[str, str] | None = None) -> st
                 continue
             total, total_max = total + cell["score"], total_max + cell["max"]
             total_pending += cell["pending"]
+            when = (
+                f"<br><small title='{esc(cell['submitted'])}'>received {esc(cell['submitted'])}"
+                "</small>"
+                if cell["submitted"]
+                else f"<br><small class='pending'>{TIME_UNVERIFIED}</small>"
+            )
             if cell["error"]:
-                parts.append(f"<td class='error' title='{esc(cell['error'])}'>error</td>")
+                parts.append(f"<td class='error' title='{esc(cell['error'])}'>error{when}</td>")
             elif cell["pending"]:
                 parts.append(
                     f"<td class='pending'>{cell['score']:g} / {cell['max']:g}<br>"
-                    f"{cell['pending']:g} pending</td>"
+                    f"{cell['pending']:g} pending{when}</td>"
                 )
             else:
-                parts.append(f"<td class='num'>{cell['score']:g} / {cell['max']:g}</td>")
+                parts.append(f"<td class='num'>{cell['score']:g} / {cell['max']:g}{when}</td>")
         extra = f"<br>{total_pending:g} pending" if total_pending else ""
         parts.append(f"<td class='num'>{total:g} / {total_max:g}{extra}</td></tr>")
     parts.append(
@@ -263,6 +285,7 @@ def write_report(course: Course, work: Path, out: Path) -> tuple[Path, Path]:
     links = {name: f"rubrics/{path.name}" for name, path in pages.items()}
     page, table = out / "report.html", out / "report.csv"
     page.write_text(_html(summary, _plot(summary), links), encoding="utf-8")
-    with table.open("w", newline="", encoding="utf-8") as handle:
-        csv.writer(handle).writerows(_csv_rows(summary))
+    from .safecsv import write_rows
+
+    write_rows(table, _csv_rows(summary))
     return page, table

@@ -174,17 +174,21 @@ def class_rows(work: Path) -> list[GradeRow]:
 
     Rows are sorted by student, assignment and notebook; ``status`` and ``reason`` come from
     the ledger (``graded`` with no reason for a notebook graded by other means, such as
-    plain ``nbgrader autograde``); pending points are named in ``reason`` and ``pending``.
+    plain ``nbgrader autograde``); pending points are named in ``reason`` and ``pending``;
+    ``submitted`` is when the submission was received, "" when unverified.
     """
     db = work / "gradebook.db"
     grades = notebook_grades(db)
-    outcomes = Ledger(db).outcomes()
+    ledger = Ledger(db)
+    outcomes = ledger.outcomes()
+    times = ledger.times()
     rows: list[GradeRow] = []
     for key in sorted(set(grades) | set(outcomes)):
         student, assignment, notebook = key
         outcome = outcomes.get(key)
         graded = grades.get(key)
         row = GradeRow(student, assignment, notebook, 0.0, 0.0, "graded")
+        row.submitted = (times.get((student, assignment)) or ("", ""))[0] or ""
         if graded is not None:
             row.max_score = graded.max_score
         if outcome is not None:

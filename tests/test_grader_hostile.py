@@ -29,6 +29,7 @@ from grader.cli import main
 from grader.pool import LocalPool
 
 from .conftest import COURSE, ROOT
+from .fixtures import hostile as records
 from .fixtures.hostile import ASSIGNMENT, SPARSE_STUDENT, SURVIVOR_MARK, Targets, build
 
 FULL = 5.0  # the auto-graded points of 01 (3 more are a written answer)
@@ -163,6 +164,7 @@ def batch(tmp_path_factory):
         run=run,
     )
     build(COURSE, submissions, targets)
+    records.build_records(COURSE, submissions)
     watched = [ROOT / name for name in _HASHED] + [submissions, canary]
     before = _tree_hash(*watched)
     with pytest.MonkeyPatch.context() as patch:
@@ -253,7 +255,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 28
+    assert len(rows) == 28 + len(records.RECORDS_CASES)
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -476,3 +478,79 @@ def test_memory_is_capped_for_the_sandbox_as_a_whole_where_cgroups_work(batch):
     group.remove()
     assert -9 in seen["exit"]  # killed at the sandbox's 1536 MiB memory cgroup
     assert "the sandbox stopped: memory limit (" in row.reason
+
+
+# --- round 2, item 4: no link is followed, at any level ---------------------------------
+
+
+def test_an_assignment_folder_linked_to_the_solutions_is_not_graded_as_them(batch):
+    row = _row(batch, records.LINKED_ASSIGNMENT)
+    assert (row.status, row.score, row.max_score) == ("error", 0.0, 8.0)
+    assert f"{ASSIGNMENT}: a symbolic link, not followed" in row.reason
+    staged = batch[1] / "submitted" / records.LINKED_ASSIGNMENT / ASSIGNMENT
+    assert not staged.is_symlink() and list(staged.iterdir()) == []
+
+
+def test_a_student_folder_linked_to_a_classmate_is_a_row_of_its_own_never_graded(batch):
+    row = _row(batch, records.LINKED_STUDENT)
+    assert (row.status, row.score) == ("error", 0.0)
+    assert "the student folder is a symbolic link, not followed" in row.reason
+    assert not (batch[1] / "autograded" / records.LINKED_STUDENT).exists()
+    assert _row(batch, "perfect").score == FULL  # the classmate is untouched
+
+
+# --- round 2, item 7: no cell of any CSV is a formula ----------------------------------
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _cells(path: Path) -> list[str]:
+    import csv
+
+    with path.open(newline="", encoding="utf-8") as handle:
+        return [cell for record in csv.reader(handle) for cell in record]
+
+
+def _formulas(path: Path) -> list[str]:
+    """The cells of ``path`` a spreadsheet would run (a plain number is not one)."""
+    return [
+        cell
+        for cell in _cells(path)
+        if cell.startswith(_FORMULA_START) and not cell.lstrip("+-").replace(".", "").isdigit()
+    ]
+
+
+def test_formula_ids_are_refused_with_a_row_and_a_reason(batch):
+    for student in records.FORMULA_STUDENTS:
+        row = _row(batch, student)  # read back: the id as the folder is named
+        assert (row.status, row.score, row.assignment) == ("error", 0.0, ASSIGNMENT), student
+        assert f"student id {student!r} refused" in row.reason
+        assert not (batch[1] / "autograded" / student).exists()
+    assert _row(batch, "perfect").score == FULL
+
+
+def test_a_refused_file_named_as_a_formula_is_named_in_the_reason(batch):
+    row = _row(batch, records.FORMULA_FILE_STUDENT)
+    assert (row.status, row.score) == ("graded", FULL)
+    assert "=1+1: a symbolic link, not read" in row.reason
+
+
+def test_no_csv_the_grader_writes_holds_a_formula(batch, tmp_path):
+    from grader.export import export_grades
+    from grader.report import write_report
+
+    grades = batch[1] / "grades.csv"
+    assert _formulas(grades) == []
+    assert "'=2+3" in _cells(grades) and "'@SUM(1+9)" in _cells(grades)
+    assert any(cell.startswith("'=1+1: a symbolic link") for cell in _cells(grades))
+    _, report = write_report(COURSE, batch[1], tmp_path / "report")
+    assert _formulas(report) == [] and "'-2+3" in _cells(report)
+    done = export_grades(batch[1], tmp_path / "lms.csv")
+    assert _formulas(done.path) == [] and _formulas(done.maxima) == []
+
+
+def test_a_linked_notebook_or_subfolder_is_never_read(batch):
+    row = _row(batch, records.LINKED_NOTEBOOK)
+    assert (row.status, row.score, row.max_score) == ("error", 0.0, 8.0)
+    assert f"{ASSIGNMENT}.ipynb: a symbolic link, not read" in row.reason
+    assert "solutions: a symbolic link, not read" in row.reason

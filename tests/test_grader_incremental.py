@@ -103,3 +103,33 @@ def test_a_second_autograde_grades_only_what_changed(tmp_path, capfd):
 
     forced = autograde(COURSE, submissions, workdir=work, jobs=2, force=True)
     assert (forced.regraded, forced.unchanged) == (2, 0)
+
+
+@pytest.mark.notebooks
+def test_a_receipt_dates_a_submission_only_while_its_files_match(tmp_path):
+    """Item 5: a new receipt for the same files regrades with the receipt's time; a file
+    changed afterwards makes the time unverified again, in the gradebook too."""
+    from nbgrader.api import Gradebook
+
+    from grader.receipts import Receipt, write_receipts
+
+    submissions = tmp_path / "class"
+    shutil.copytree(SAMPLES / "blank" / NB, submissions / "blank" / NB)
+    (submissions / "blank" / NB / "timestamp.txt").write_text("2000-01-01 00:00:00 UTC")
+    work = tmp_path / "work"
+
+    def stamp():
+        with Gradebook(f"sqlite:///{work / 'gradebook.db'}") as gb:
+            return gb.find_submission(NB, "blank").timestamp
+
+    first = autograde(COURSE, submissions, workdir=work, jobs=1)
+    assert first.regraded == 1 and first[0].submitted == "" and stamp() is None
+    when = "2026-03-01T12:00:00+00:00"
+    folder = submissions / "blank" / NB
+    write_receipts(submissions, {("blank", NB): Receipt(when, "test", folder_hash(folder))})
+    dated = autograde(COURSE, submissions, workdir=work, jobs=1)
+    assert dated.regraded == 1 and dated[0].submitted == when
+    assert stamp().replace(tzinfo=None).isoformat() == "2026-03-01T12:00:00"
+    (folder / "notes.txt").write_text("added after the receipt")
+    again = autograde(COURSE, submissions, workdir=work, jobs=1)
+    assert again.regraded == 1 and again[0].submitted == "" and stamp() is None

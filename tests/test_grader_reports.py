@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import csv
+import os
 import re
 import shutil
+from datetime import datetime
 
 import nbformat
 import pytest
@@ -12,11 +14,13 @@ import pytest
 from grader.autograde import GradeRow, autograde, read_csv, write_csv
 from grader.cli import main
 from grader.feedback import write_feedback
+from grader.ingest import ingest
 from grader.report import write_report
 
 from .conftest import COURSE, ROOT
 
 NB = "01-sessions-vs-tokens"
+UNVERIFIED = "time_unverified"
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +60,7 @@ def test_grades_csv_has_a_column_per_exercise_and_the_time(graded):
         "status",
         "reason",
     ]
-    assert header[7:] == ["pending", "ex1", "ex2", "ex3", "seconds"]
+    assert header[7:] == ["pending", "ex1", "ex2", "ex3", "seconds", "submitted"]
     rows = {r.student_id: r for r in read_csv(graded / "grades.csv")}
     assert (rows["perfect"].score, rows["perfect"].pending) == (5.0, 3.0)
     assert rows["partial"].exercises == {"ex1": 2.0, "ex2": 0.0, "ex3": 0.0}
@@ -163,9 +167,10 @@ def test_export_is_wide_and_leaves_pending_grades_empty(graded, tmp_path, capsys
     said = capsys.readouterr().out
     assert "1 grade(s) left empty" in said and "perfect/01-sessions-vs-tokens: 3 point(s)" in said
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
-    assert list(next(iter(rows.values()))) == ["student_id", NB, "total"]
-    assert rows["perfect"] == {"student_id": "perfect", NB: "", "total": ""}
-    assert rows["partial"] == {"student_id": "partial", NB: "2", "total": "2"}
+    assert list(next(iter(rows.values()))) == ["student_id", NB, "total", "time_unverified"]
+    # copied by hand, not ingested: no record the student does not write gives the time
+    assert rows["perfect"] == {"student_id": "perfect", NB: "", "total": "", UNVERIFIED: NB}
+    assert rows["partial"] == {"student_id": "partial", NB: "2", "total": "2", UNVERIFIED: NB}
     assert rows["broken"][NB] == "0"
     maxima = list(csv.reader((tmp_path / "lms.max.csv").open()))
     assert maxima == [["assignment", "max_score"], [NB, "8"], ["total", "8"]]
@@ -186,7 +191,7 @@ def test_a_manual_grade_reaches_report_export_and_csv_without_regrading(
     out = tmp_path / "lms.csv"
     assert main(["export", "--workdir", str(hand_graded), "--out", str(out)]) == 0
     rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
-    assert rows["perfect"] == {"student_id": "perfect", NB: "7", "total": "7"}
+    assert rows["perfect"] == {"student_id": "perfect", NB: "7", "total": "7", UNVERIFIED: NB}
     page, table = write_report(COURSE, hand_graded, tmp_path / "rep")
     students = {r["item"]: r for r in csv.DictReader(table.open()) if r["section"] == "student"}
     assert students["perfect"]["detail"] == "7 / 8" and students["perfect"]["value"] == "7"
@@ -276,3 +281,94 @@ def test_a_failed_zero_point_check_is_shown_failed_not_passed():
     rows = cell_outcomes(nb, {"ex3_written": (0.0, 0.0, ""), "ex4_written": (0.0, 0.0, "")})
     assert [row["outcome"] for row in rows] == ["failed", "passed"]
     assert "still empty" in rows[0]["message"]
+
+
+# --- round 2, item 5: the submission time is never the student's word -------------------
+
+LMS_TIME = 1772366400  # 2026-03-01 12:00:00 UTC: the export's own time for the files
+FORGED = "2000-01-01 00:00:00.000000 UTC"
+
+
+@pytest.fixture(scope="module")
+def received(tmp_path_factory):
+    """alice and bob ingested from an LMS export, mallory copied by hand; alice's and
+    mallory's folders hold a forged timestamp.txt, and bob's notebook changed after ingest."""
+    root = tmp_path_factory.mktemp("received")
+    export = root / "export"
+    export.mkdir()
+    blank = (ROOT / "data" / "submissions" / "blank" / NB / f"{NB}.ipynb").read_bytes()
+    for student in ("alice", "bob"):
+        path = export / f"{student}_{NB}.ipynb"
+        path.write_bytes(blank)
+        os.utime(path, (LMS_TIME, LMS_TIME))
+    submitted = root / "submitted"
+    (submitted / "alice" / NB).mkdir(parents=True)
+    (submitted / "alice" / NB / "timestamp.txt").write_text(FORGED)
+    report = ingest(COURSE, export, submitted)
+    assert report.receipts == submitted / "received.json"
+    (submitted / "bob" / NB / f"{NB}.ipynb").write_bytes(blank + b"\n")  # edited afterwards
+    (submitted / "mallory" / NB).mkdir(parents=True)
+    (submitted / "mallory" / NB / f"{NB}.ipynb").write_bytes(blank)
+    (submitted / "mallory" / NB / "timestamp.txt").write_text(FORGED)
+    work = root / "work"
+    out = work / "grades.csv"
+    args = ["autograde", str(submitted), "--workdir", str(work), "--out", str(out)]
+    assert main([*args, "--jobs", "2", "--no-progress"]) == 0
+    return work
+
+
+def test_the_gradebook_takes_the_time_from_the_export_never_timestamp_txt(received):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{received / 'gradebook.db'}") as gb:
+        stamps = {s: gb.find_submission(NB, s).timestamp for s in ("alice", "bob", "mallory")}
+    assert stamps["alice"].replace(tzinfo=None) == datetime(2026, 3, 1, 12, 0)
+    assert stamps["bob"] is None and stamps["mallory"] is None  # never 2000-01-01
+    rows = {r.student_id: r for r in read_csv(received / "grades.csv")}
+    assert rows["alice"].submitted == "2026-03-01T12:00:00+00:00"
+    assert rows["bob"].submitted == rows["mallory"].submitted == ""
+    assert (received / "grades.csv").read_text().count(",time unverified") == 2
+
+
+def test_the_report_and_the_export_say_time_unverified(received, tmp_path, capsys):
+    page, table = write_report(COURSE, received, tmp_path / "rep")
+    said = {
+        r["item"]: r["value"] for r in csv.DictReader(table.open()) if r["section"] == "submitted"
+    }
+    assert said == {
+        "alice": "2026-03-01T12:00:00+00:00",
+        "bob": "time unverified",
+        "mallory": "time unverified",
+    }
+    assert "2 submission(s): time unverified" in page.read_text()
+    out = tmp_path / "lms.csv"
+    assert main(["export", "--workdir", str(received), "--out", str(out)]) == 0
+    assert "time unverified for 2 grade(s): bob/" in capsys.readouterr().out
+    rows = {r["student_id"]: r for r in csv.DictReader(out.open())}
+    assert {s: r[UNVERIFIED] for s, r in rows.items()} == {"alice": "", "bob": NB, "mallory": NB}
+
+
+def test_every_csv_writer_escapes_formulas(tmp_path):
+    """Item 7: grades.csv (and so every writer: they share grader.safecsv) never holds a
+    formula, and reads back what it was given."""
+    from grader.safecsv import escape_cell, read_rows, unescape_cell, write_rows
+
+    rows = [
+        GradeRow('=HYPERLINK("x","ok")', "01-x", "", 0.0, 0.0, "error", "@SUM(1+9) refused"),
+        GradeRow("-2+3", "01-x", "01-x", 1.0, 8.0, "graded", "'quoted", {"ex1": 1.0}, 0.5),
+    ]
+    write_csv(rows, tmp_path / "g.csv")
+    text = (tmp_path / "g.csv").read_text()
+    assert "'=HYPERLINK" in text and "'@SUM" in text and "'-2+3" in text and "''quoted" in text
+    assert read_csv(tmp_path / "g.csv") == rows
+    assert [escape_cell(v) for v in ("-1", "2.5", "+3", "\t=1", "a=b", None)] == [
+        "-1",
+        "2.5",
+        "+3",
+        "'\t=1",
+        "a=b",
+        "",
+    ]
+    assert unescape_cell("'=1") == "=1" and unescape_cell("'plain") == "'plain"
+    write_rows(tmp_path / "r.csv", [["=h"], ["+x"]])
+    assert read_rows(tmp_path / "r.csv") == [{"=h": "+x"}]

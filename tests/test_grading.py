@@ -80,7 +80,7 @@ def test_csv_round_trip_keeps_the_columns(tmp_path):
     ]
     write_csv(rows, tmp_path / "g.csv")
     header = (tmp_path / "g.csv").read_text().splitlines()[0]
-    assert header == "student_id,assignment,notebook,score,max_score,status,reason"
+    assert header == "student_id,assignment,notebook,score,max_score,status,reason,submitted"
     assert read_csv(tmp_path / "g.csv") == rows
 
 
