@@ -29,7 +29,14 @@ from grader.cli import main
 from grader.pool import LocalPool
 
 from .conftest import COURSE, ROOT
-from .fixtures.hostile import ASSIGNMENT, SPARSE_STUDENT, SURVIVOR_MARK, Targets, build
+from .fixtures.hostile import (
+    ASSIGNMENT,
+    SLOW_REPLY_STUDENT,
+    SPARSE_STUDENT,
+    SURVIVOR_MARK,
+    Targets,
+    build,
+)
 
 FULL = 5.0  # the auto-graded points of 01 (3 more are a written answer)
 HONEST = ("perfect", "deleted-tests", "duplicated-test", "added-reordered", "edited-tests")
@@ -253,7 +260,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 28
+    assert len(rows) == 29
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -476,3 +483,15 @@ def test_memory_is_capped_for_the_sandbox_as_a_whole_where_cgroups_work(batch):
     group.remove()
     assert -9 in seen["exit"]  # killed at the sandbox's 1536 MiB memory cgroup
     assert "the sandbox stopped: memory limit (" in row.reason
+
+
+# --- round 2, item 3: replies the judge stops reading ------------------------------------
+
+
+def test_round_2_item_3_a_reply_too_costly_to_read_is_stopped_and_named(batch):
+    row = _row(batch, SLOW_REPLY_STUDENT)
+    assert row.status == "graded"
+    assert "the judge stopped reading a reply from the kernel" in row.reason
+    said = _outputs(batch[1], SLOW_REPLY_STUDENT)
+    assert "a set or map of 60,000 members" in said
+    assert "NbGraderException" not in row.reason
