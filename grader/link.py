@@ -97,7 +97,8 @@ class KernelLink:
     """Requests to the learner's kernel over its own (sandboxed) connection.
 
     ``lend_types`` names classes whose instances are always lent, never copied (besides
-    AWS clients, which are always lent).
+    AWS clients, which are always lent), when :data:`LENT_ATTRIBUTES` lists what of them
+    the learner's code may use (otherwise they are never lent).
     """
 
     _deadline: float | None = None  # of the request under way (its reply decodes by it)

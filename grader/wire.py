@@ -39,7 +39,7 @@ MAX_ITEMS = 200_000
 """How many values (list items, set members, dict entries, all levels together) one reply
 from the kernel may hold."""
 
-MAX_SET_ITEMS = 10_000
+MAX_SET_ITEMS = 5_000
 """How many members one set, or keys one ``$map``, may hold (hashing crafted members that
 all collide costs time in the square of their number)."""
 
