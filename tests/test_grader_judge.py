@@ -119,9 +119,8 @@ def test_round_2_item_1_the_judge_fetches_nothing_and_lends_no_stop(batch):
     row = rows[f"calls-home/{GATEWAY}"]
     assert (row.status, row.score) == ("graded", 5.0)
     said = _feedback_outputs(work, "calls-home", GATEWAY)
-    scan = said[said.index("SCAN {'") :]  # what the answer met, as the judge called it
-    for refused in ("aws.reset", "partner.rotate", "partner.withdraw"):
-        assert f"'{refused}': 'not lent'" in scan
+    scan = "{'aws.reset': 'N', 'partner.rotate': 'N', 'partner.withdraw': 'N'}"  # not lent
+    assert f"count_saved(...) raised ValueError: SCAN {scan}" in said
 
 
 @pytest.mark.notebooks
@@ -134,13 +133,11 @@ def test_round_2_item_2_no_test_cells_value_reaches_the_kernel(batch):
     rows, _, work, _ = batch
     assert rows[f"reads-hidden-values/{COST}"].score == 3.0
     said = _feedback_outputs(work, "reads-hidden-values", COST)
-    assert (
-        "audit(...) raised ValueError: LEAK {'expected_lambda': 'absent', 'big': 'absent'" in said
-    )
+    assert "audit(...) raised ValueError: SCAN None LEAK {'expected_lambda': 'absent'" in said
     hidden_value = load_prices().lambda_cost(400_000_000, 1024, 10.2).total
     assert repr(hidden_value) not in said and "500000000" not in said
     said = _feedback_outputs(work, "calls-home", GATEWAY)
-    assert "count_saved(...) raised ValueError: LEAK {'answered': 'absent'" in said
+    assert "LEAK {'answered': 'absent', 'expected': 'absent', 'bob': 'absent'}" in said
     assert "'answered': {" not in said and "'expected': {" not in said
     pages = [p for p in write_feedback(work) if "/reads-hidden-values/" in str(p)]
     assert pages and all(repr(hidden_value) not in p.read_text() for p in pages)
