@@ -227,19 +227,31 @@ def run_script(
     shell = _shell()
     steps = script.steps
     first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
+    lessons: dict[str, Any] = {}
     for step in steps[:first]:
-        _lesson(shell, step, lesson_errors)
+        _lesson(shell, step, lesson_errors, lessons)
     if not ready():
         return []
     link = connect()
     try:
-        return _replay(script, steps[first:], shell, link, lesson_errors)
+        return _replay(script, steps[first:], shell, link, lesson_errors, lessons)
     finally:
         link.close()
 
 
-def _lesson(shell: Any, step: JudgeStep, lesson_errors: list[str] | None) -> None:
+def _lesson(
+    shell: Any, step: JudgeStep, lesson_errors: list[str] | None, lessons: dict[str, Any]
+) -> None:
+    """Run a lesson cell; ``lessons`` records each name it binds, with the value it bound
+    (what :func:`_share` may give the kernel: never a value a test cell set)."""
+    ns = shell.user_ns
+    before = dict(ns)
     result = shell.run_cell(step.source, store_history=False, silent=True)
+    for name, value in ns.items():
+        if name not in before or before[name] is not value:
+            lessons[name] = value
+    for name in [name for name in lessons if name not in ns]:
+        del lessons[name]
     error = result.error_before_exec or result.error_in_exec
     if error is not None and lesson_errors is not None:
         first = (str(error).strip().splitlines() or [""])[0]
@@ -252,9 +264,10 @@ def _replay(
     shell: Any,
     link: KernelLink,
     lesson_errors: list[str] | None,
+    lessons: dict[str, Any],
 ) -> list[Verdict]:
     answers = set(script.answer_names)
-    link.before_call = lambda: _share(shell.user_ns, answers, link)
+    link.before_call = lambda: _share(shell.user_ns, lessons, answers, link)
     kinds: dict[str, str] = {}
     if answers:
         try:
@@ -268,7 +281,7 @@ def _replay(
                 _bind(shell.user_ns, name, str(kinds.get(name, "missing")), link)
         elif step.kind == "lesson":
             link.stale = True
-            _lesson(shell, step, lesson_errors)
+            _lesson(shell, step, lesson_errors, lessons)
         elif step.points > 0:
             link.stale = True
             verdicts.append(_test(shell, step, answers))
@@ -290,15 +303,21 @@ def _test(shell: Any, step: JudgeStep, answers: set[str]) -> Verdict:
 
 
 _NOT_SHARED = {"In", "Out", "exit", "quit", "get_ipython"}
+_MISSING = object()
 
 
-def _share(ns: dict, answers: set[str], link: KernelLink) -> None:
+def _share(ns: dict, lessons: dict[str, Any], answers: set[str], link: KernelLink) -> None:
     """Give the kernel the judge's lesson values: the world the answers run in is the one
-    the tests see (ids, keys, issuers, AWS clients). Values are copied, or lent when they
-    cannot be (an AWS client); the kernel keeps its own modules, functions and classes (they
-    read the values given here), the learner's names and whatever it cannot load."""
+    the tests see (ids, keys, issuers, AWS clients). Only names a lesson cell bound, still
+    bound to the lesson's value: never a name a test cell set (a hidden check's inputs and
+    expected values stay in the judge). Values are copied, or lent when they cannot be
+    and :meth:`~grader.link.KernelLink.may_lend` allows (an AWS client); the kernel keeps
+    its own modules, functions and classes (they read the values given here), the
+    learner's names and whatever it cannot load."""
     values = {}
-    for name, value in list(ns.items()):
+    for name, value in list(lessons.items()):
+        if ns.get(name, _MISSING) is not value:
+            continue  # rebound since by a test cell (or deleted): not the lesson's
         if name.startswith("_") or name in answers or name in _NOT_SHARED:
             continue
         if isinstance(value, _KEPT) or isinstance(value, RemoteObject | Unreadable):

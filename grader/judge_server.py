@@ -25,6 +25,7 @@ from dataclasses import asdict
 
 from .judge import JudgeScript, Verdict, run_script
 from .link import JudgeError, KernelLink
+from .netns import NetworkIsolationError, isolate
 
 __all__ = ["PRELOAD", "JudgeRun", "main", "serve"]
 
@@ -175,7 +176,21 @@ def _stop_server() -> None:
 
 
 def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
-    """Judge one request in this process; the reply line (``{"verdicts": ...}``)."""
+    """Judge one request in this process; the reply line (``{"verdicts": ...}``).
+
+    When the kernel is sandboxed (its channels are Unix sockets), this process first moves
+    into a network of its own, loopback only (:func:`grader.netns.isolate`): nothing the
+    judge runs or lends can reach another host. Without the sandbox (``--no-sandbox``,
+    trusted work) the kernel listens on the machine's loopback and the judge keeps it.
+    """
+    if request["connection"].get("transport") == "ipc":
+        try:
+            isolate()
+        except NetworkIsolationError as exc:
+            raise JudgeError(
+                f"the judge could not get a network of its own ({exc}): it needs what "
+                "bubblewrap needs (root, or unprivileged user namespaces)"
+            ) from None
     script = JudgeScript.from_dict(request["script"])
 
     def connect() -> KernelLink:

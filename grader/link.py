@@ -24,21 +24,54 @@ import tempfile
 import threading
 import time
 import types
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
-from .wire import decode, rebuild_exception
+from .wire import ReplyStopped, decode, rebuild_exception
 
-__all__ = ["MAX_REPLY_CHARS", "JudgeError", "KernelLink", "RemoteObject", "Unreadable"]
+__all__ = [
+    "LENT_ATTRIBUTES",
+    "MAX_REPLY_CHARS",
+    "STOPPED_REPLY",
+    "JudgeError",
+    "KernelLink",
+    "RemoteObject",
+    "Unreadable",
+    "lent_attributes",
+]
 
 MAX_REPLY_CHARS = 8_000_000
 """Characters of one reply from the learner's kernel the judge reads (more: unreadable)."""
+
+STOPPED_REPLY = "the grader stopped reading your kernel's reply"
+"""How the message of a check starts when the judge refused to finish reading a reply
+(:class:`grader.wire.ReplyStopped`); :mod:`grader.stopped` names it in the row's reason."""
 
 _PROBE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
 
 
 _NEVER_LENT = (types.ModuleType, type, types.FunctionType, types.BuiltinFunctionType)
+
+LENT_ATTRIBUTES: Mapping[str, frozenset[str]] = MappingProxyType(
+    {
+        # 08: a token service that counts the refreshes it is asked for, a DynamoDB table
+        "authlab.cloud.refresh.TokenService": frozenset({"sign_in", "refresh", "client_id"}),
+        "authlab.cloud.denylist.DenylistTable": frozenset({"get", "put", "name"}),
+        # identity providers and the local AWS: where they are, never stop() or rotate()
+        "authlab.cloud.idp.OidcIssuer": frozenset(
+            {"issuer", "url", "jwks_url", "discovery_url", "audience", "name"}
+        ),
+        "authlab.cloud.aws.MotoServer": frozenset({"endpoint_url", "region"}),
+    }
+)
+"""The judge's objects that may be lent to the learner's code, by class (module and
+qualified name), and the attributes and methods that code may use on each. An AWS client
+is lent with its API operations only (``client.meta.method_to_api_mapping``: calls to the
+judge's local AWS), never ``meta``, waiters or paginators. Nothing else is ever lent: a
+local API Gateway, a server or anything with a ``stop()``, ``reset()``, ``register()`` or
+``rotate()`` stays in the judge, and the kernel keeps its own."""
 
 
 class JudgeError(Exception):
@@ -64,8 +97,11 @@ class KernelLink:
     """Requests to the learner's kernel over its own (sandboxed) connection.
 
     ``lend_types`` names classes whose instances are always lent, never copied (besides
-    AWS clients, which are always lent).
+    AWS clients, which are always lent), when :data:`LENT_ATTRIBUTES` lists what of them
+    the learner's code may use (otherwise they are never lent).
     """
+
+    _deadline: float | None = None  # of the request under way (its reply decodes by it)
 
     def __init__(
         self,
@@ -166,15 +202,16 @@ class KernelLink:
     # -- lending ------------------------------------------------------------------------------
 
     def lends(self, obj: Any) -> bool:
-        """Whether ``obj`` goes to the kernel as a lent stand-in rather than a copy."""
+        """Whether ``obj`` goes to the kernel as a lent stand-in rather than a copy: an AWS
+        client, or an object of one of :attr:`lend_types` that :func:`lent_attributes`
+        lists (and the methods of either that it lists)."""
         if id(obj) in self._lent_refs:
             return True
         if isinstance(obj, types.MethodType):  # a lent object's method is lent with it
-            return self.lends(obj.__self__)
-        botocore = sys.modules.get("botocore.client")
-        if botocore is not None and isinstance(obj, botocore.BaseClient):
+            return self.lends(obj.__self__) and self.may_lend(obj)
+        if _is_aws_client(obj):
             return True
-        return type(obj).__name__ in self.lend_types
+        return type(obj).__name__ in self.lend_types and bool(lent_attributes(obj))
 
     def lend(self, obj: Any) -> int:
         """The reference of ``obj`` in the kernel (lent once, kept until the link closes)."""
@@ -201,15 +238,16 @@ class KernelLink:
         return base64.b64encode(stream.getvalue()).decode("ascii")
 
     def may_lend(self, value: Any) -> bool:
-        """Whether ``value`` may be lent: a method of a lent object, an AWS client, one of the
-        :attr:`lend_types` or of the course's own objects; never a module, a class, a function
-        or any other object through which the kernel could reach into the judge (a waiter, a
-        paginator, an event system)."""
+        """Whether ``value`` may be lent: an AWS client, an object of a class of
+        :data:`LENT_ATTRIBUTES`, or one of their methods that the learner's code may use;
+        never a module, a class, a function or any other object through which the kernel
+        could reach into the judge (a waiter, a paginator, an event system, a server)."""
         if isinstance(value, types.MethodType):
-            return self.lends(value.__self__)
+            owner = value.__self__
+            return self.may_lend(owner) and value.__func__.__name__ in lent_attributes(owner)
         if isinstance(value, _NEVER_LENT):
             return False
-        return self.lends(value) or type(value).__module__.startswith("authlab.")
+        return bool(lent_attributes(value))
 
     def _may_send(self, value: Any) -> bool:
         """Whether a lent object's attribute may go to the kernel: what :meth:`may_lend`
@@ -235,9 +273,15 @@ class KernelLink:
         return RemoteObject(self, {"handle": handle}, str(body.get("type", "object"))[:80])
 
     def decode(self, data: Any, what: str) -> Any:
-        """``data`` from the kernel, rebuilt (stand-ins for its objects, lent ones for ours)."""
+        """``data`` from the kernel, rebuilt (stand-ins for its objects, lent ones for ours),
+        within the deadline of the call it answers and :mod:`grader.wire`'s caps."""
         try:
-            return decode(data, 0, self._resolve)
+            return decode(data, 0, self._resolve, deadline=self._deadline)
+        except ReplyStopped as exc:
+            raise JudgeError(
+                f"{STOPPED_REPLY} ({what}): {exc}. Return plain data of a reasonable size "
+                "(and public keys only)."
+            ) from None
         except (ValueError, TypeError) as exc:
             raise JudgeError(f"{what} could not be read as data ({exc})") from None
 
@@ -249,16 +293,22 @@ class KernelLink:
             obj = self.lent[int(question["ref"])]
             if question["op"] == "getattr":
                 name = str(question["name"])
-                if name.startswith("_"):
-                    raise AttributeError(f"{name} is not lent")
+                allowed = lent_attributes(obj)
+                if name not in allowed:
+                    raise AttributeError(
+                        f"{type(obj).__name__}.{name} is not lent to your code by the grader "
+                        f"(it lends {', '.join(sorted(allowed)[:8]) or 'nothing'}"
+                        f"{' …' if len(allowed) > 8 else ''}): use only what the exercise "
+                        "hands you"
+                    )
                 value = getattr(obj, name)
                 if not self._may_send(value):
                     raise AttributeError(f"the grader does not lend {type(value).__name__} objects")
             elif question["op"] == "call":
-                if not (isinstance(obj, types.MethodType) and self.lends(obj.__self__)):
+                if not (isinstance(obj, types.MethodType) and self.may_lend(obj)):
                     raise TypeError("only the methods of the grader's objects can be called")
-                args = decode(question.get("args", []), 0, self._resolve)
-                kwargs = decode(question.get("kwargs", {}), 0, self._resolve)
+                args = self.decode(question.get("args", []), "the arguments")
+                kwargs = self.decode(question.get("kwargs", {}), "the arguments")
                 if not isinstance(args, list) or not isinstance(kwargs, dict):
                     raise TypeError("arguments must be a list and a dict")
                 value = obj(*args, **kwargs)
@@ -297,7 +347,7 @@ class KernelLink:
         """
         if self.dead or self.sock is None:
             raise JudgeError(self.dead or "the grader is not connected to your kernel")
-        deadline = time.monotonic() + self.timeout
+        deadline = self._deadline = time.monotonic() + self.timeout
         try:
             self.sock.sendall(json.dumps({"op": op, **fields}).encode() + b"\n")
             while True:
@@ -357,6 +407,21 @@ class KernelLink:
         if "raised" in reply:
             raise rebuild_exception(reply["raised"], self.classes)
         return self.decode(reply.get("value"), what)
+
+
+def _is_aws_client(obj: Any) -> bool:
+    botocore = sys.modules.get("botocore.client")
+    return botocore is not None and isinstance(obj, botocore.BaseClient)
+
+
+def lent_attributes(obj: Any) -> frozenset[str]:
+    """The attributes and methods the learner's code may use on the judge's ``obj`` when it
+    is lent: an AWS client's API operations, or :data:`LENT_ATTRIBUTES`' list for its class
+    (empty: ``obj`` is never lent)."""
+    if _is_aws_client(obj):
+        return frozenset(obj.meta.method_to_api_mapping)
+    kind = type(obj)
+    return LENT_ATTRIBUTES.get(f"{kind.__module__}.{kind.__qualname__}", frozenset())
 
 
 def _no_constant(name: str) -> None:

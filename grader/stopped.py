@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-__all__ = ["SIGNS", "what_stopped"]
+__all__ = ["SIGNS", "judge_stopped", "what_stopped"]
 
 SIGNS: dict[str, tuple[str, ...]] = {
     "memory limit": ("MemoryError", "Cannot allocate memory"),
@@ -54,3 +54,22 @@ def what_stopped(notebook: str | dict) -> list[str]:
             return []
     texts = "\n".join(_texts(notebook if isinstance(notebook, dict) else {}))
     return [name for name, signs in SIGNS.items() if any(sign in texts for sign in signs)]
+
+
+def judge_stopped(notebook: str | dict) -> str:
+    """The row's note when the judge refused to finish reading a reply from the kernel (a
+    failed check's message starts with :data:`grader.link.STOPPED_REPLY`), else ``""``."""
+    from .link import STOPPED_REPLY
+
+    if isinstance(notebook, str):
+        try:
+            notebook = json.loads(notebook)
+        except ValueError:
+            return ""
+    texts = "\n".join(_texts(notebook if isinstance(notebook, dict) else {}))
+    if STOPPED_REPLY not in texts:
+        return ""
+    return (
+        "the judge stopped reading a reply from the kernel (too many values, a key too large "
+        "or private, or past the call's time limit): see the failed check"
+    )

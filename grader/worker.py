@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .integrity import AssignmentSpec, check_notebook
 from .staging import MAX_NOTEBOOK_BYTES, read_regular
-from .stopped import what_stopped
+from .stopped import judge_stopped, what_stopped
 
 __all__ = ["Job", "JobResult", "NotebookResult", "grade_job"]
 
@@ -211,6 +211,9 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
                 stopped += [x for x in seen if x.split(" (")[0] not in stopped]
                 if stopped:
                     results[name].notes.append(f"the sandbox stopped: {', '.join(stopped)}")
+                refused = judge_stopped(text)
+                if refused:
+                    results[name].notes.append(refused)
             else:
                 results[name].status = "error"
                 results[name].reason = _failure_reason(log)

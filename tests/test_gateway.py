@@ -528,3 +528,45 @@ def test_a_stopped_gateway_answers_nothing_on_an_open_keep_alive_connection(aws)
         gateway.stop()
         with pytest.raises(requests.ConnectionError):
             session.get(url, timeout=5)
+
+
+@pytest.mark.parametrize(
+    ("issuer", "local"),
+    [
+        ("http://127.0.0.1:8080/pool", True),
+        ("http://localhost/pool", True),
+        ("https://issuer.example/pool", False),
+        ("http://127.0.0.1.example.com/pool", False),
+        ("ftp://127.0.0.1/pool", False),
+    ],
+)
+def test_an_issuer_is_local_by_its_parsed_host(issuer, local):
+    from authlab.cloud.gateway.server import is_local_url
+
+    assert is_local_url(issuer) is local
+
+
+def test_an_issuer_with_a_user_before_its_host_is_refused_clearly_never_a_500(moto_server):
+    """``http://127.0.0.1@host:port/`` starts like loopback but its host is ``host``: the
+    gateway fetches nothing from it, says why on reload, and answers its routes 401."""
+    from authlab.cloud.gateway.server import is_local_url
+    from authlab.errors import IssuerUrlError
+
+    apigw = moto_server.client("apigatewayv2")
+    api = apigw.create_api(Name="userinfo", ProtocolType="HTTP")["ApiId"]
+    target = f"integrations/{add_integration(apigw, api, 'notes')}"
+    for issuer in ("http://127.0.0.1@192.0.2.1:9/x", "http://127.0.0.1:1@localhost/x"):
+        with pytest.raises(IssuerUrlError, match="user name before its host"):
+            is_local_url(issuer, "issuer")
+    with pytest.raises(IssuerUrlError, match="not a valid URL"):
+        is_local_url("http://127.0.0.1:port/x", "issuer")
+    auth = add_jwt_authorizer(apigw, api, "home", "http://127.0.0.1@192.0.2.1:9/x", ["app"])
+    apigw.create_route(
+        ApiId=api, RouteKey="GET /a", Target=target, AuthorizationType="JWT", AuthorizerId=auth
+    )
+    gateway = Gateway(api, apigw=apigw, handlers={"notes": lambda event, context: {}})
+    with pytest.raises(IssuerUrlError) as refused:
+        gateway.reload()
+    assert "the host is '192.0.2.1'" in str(refused.value) and "Hint:" in str(refused.value)
+    answer = gateway.handle(HttpRequest("GET", "/a", headers=[("Authorization", "Bearer x.y.z")]))
+    assert answer.status == 401

@@ -30,7 +30,14 @@ from grader.pool import LocalPool
 
 from .conftest import COURSE, ROOT
 from .fixtures import hostile as records
-from .fixtures.hostile import ASSIGNMENT, SPARSE_STUDENT, SURVIVOR_MARK, Targets, build
+from .fixtures.hostile import (
+    ASSIGNMENT,
+    SLOW_REPLY_STUDENT,
+    SPARSE_STUDENT,
+    SURVIVOR_MARK,
+    Targets,
+    build,
+)
 
 FULL = 5.0  # the auto-graded points of 01 (3 more are a written answer)
 HONEST = ("perfect", "deleted-tests", "duplicated-test", "added-reordered", "edited-tests")
@@ -255,7 +262,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 28 + len(records.RECORDS_CASES)
+    assert len(rows) == 29 + len(records.RECORDS_CASES)
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -554,3 +561,15 @@ def test_a_linked_notebook_or_subfolder_is_never_read(batch):
     assert (row.status, row.score, row.max_score) == ("error", 0.0, 8.0)
     assert f"{ASSIGNMENT}.ipynb: a symbolic link, not read" in row.reason
     assert "solutions: a symbolic link, not read" in row.reason
+
+
+# --- round 2, item 3: replies the judge stops reading ------------------------------------
+
+
+def test_round_2_item_3_a_reply_too_costly_to_read_is_stopped_and_named(batch):
+    row = _row(batch, SLOW_REPLY_STUDENT)
+    assert row.status == "graded"
+    assert "the judge stopped reading a reply from the kernel" in row.reason
+    said = _outputs(batch[1], SLOW_REPLY_STUDENT)
+    assert "a set or map of 60,000 members" in said
+    assert "NbGraderException" not in row.reason

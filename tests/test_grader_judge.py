@@ -20,22 +20,38 @@ from grader.judge import JudgeScript, judge_script
 from grader.link import JudgeError, KernelLink, RemoteObject
 from grader.lint import lint_course
 from grader.probe import encode
-from grader.wire import RemoteRaised, decode, rebuild_exception
+from grader.wire import (
+    MAX_ITEMS,
+    MAX_SET_ITEMS,
+    RemoteRaised,
+    ReplyStopped,
+    decode,
+    rebuild_exception,
+)
 
 from .conftest import COURSE
-from .fixtures.cheats import build
+from .fixtures.cheats import COST, GATEWAY, build
+from .test_grader_hostile import _host_ip, _Listeners
 
 _HIDDEN_BLOCK = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.DOTALL)
 
 
 @pytest.fixture(scope="module")
 def batch(tmp_path_factory):
-    """``(rows by "student/assignment", expected scores, work folder)``, graded once."""
+    """``(rows by "student/assignment", expected scores, work folder, what a listener of the
+    test on the machine's own address heard)``, graded once."""
     submissions = tmp_path_factory.mktemp("cheats")
-    expected = build(COURSE, submissions)
+    ip = _host_ip()
+    listeners = _Listeners(ip)
+    home = (ip, listeners.tcp.getsockname()[1]) if ip else None
+    expected = build(COURSE, submissions, home)
     work = tmp_path_factory.mktemp("cheats-work")
-    rows = autograde(COURSE, submissions, workdir=work, jobs=2, timeout=20)
-    return {f"{r.student_id}/{r.assignment}": r for r in rows}, expected, work
+    try:
+        rows = autograde(COURSE, submissions, workdir=work, jobs=2, timeout=20)
+    finally:
+        listeners.close()
+    rows = {f"{r.student_id}/{r.assignment}": r for r in rows}
+    return rows, expected, work, {"heard": list(listeners.heard), "host_ip": ip}
 
 
 def _hidden_lines(assignment: str) -> list[str]:
@@ -51,14 +67,14 @@ def _hidden_lines(assignment: str) -> list[str]:
 
 @pytest.mark.notebooks
 def test_cheats_score_only_what_they_answer_and_honest_grades_hold(batch):
-    rows, expected, _ = batch
+    rows, expected, *_ = batch
     got = {key: (rows[key].status, rows[key].score) for key in expected}
     assert got == {key: ("graded", score) for key, score in expected.items()}
 
 
 @pytest.mark.notebooks
 def test_no_hidden_test_reaches_the_kernel_the_notebook_or_the_feedback(batch):
-    rows, expected, work = batch
+    rows, expected, work, _ = batch
     pages = write_feedback(work)
     assert pages
     texts = {str(page): page.read_text(encoding="utf-8") for page in pages}
@@ -85,9 +101,51 @@ def test_no_hidden_test_reaches_the_kernel_the_notebook_or_the_feedback(batch):
     assert exfil and not any(i in t for i in hidden_inputs for t in exfil)  # nor what it said
 
 
+def _feedback_outputs(work, student: str, assignment: str) -> str:
+    nb = nbformat.read(
+        work / "autograded" / student / assignment / f"{assignment}.ipynb", as_version=4
+    )
+    return json.dumps([cell.get("outputs", []) for cell in nb.cells])
+
+
+@pytest.mark.notebooks
+def test_round_2_item_1_the_judge_fetches_nothing_and_lends_no_stop(batch):
+    """05's configure_api adds an authorizer whose issuer is http://127.0.0.1@<this machine's
+    address>:<a listener's port> and asks the grader's gateway to reload; it also asks the
+    grader's objects to reset, rotate and withdraw. Nothing reaches the listener, the
+    grader's objects refuse what is not theirs to lend, and the answers still count."""
+    rows, _, work, around = batch
+    assert around["heard"] == []
+    row = rows[f"calls-home/{GATEWAY}"]
+    assert (row.status, row.score) == ("graded", 5.0)
+    said = _feedback_outputs(work, "calls-home", GATEWAY)
+    scan = "{'aws.reset': 'N', 'partner.rotate': 'N', 'partner.withdraw': 'N'}"  # not lent
+    assert f"count_saved(...) raised ValueError: SCAN {scan}" in said
+
+
+@pytest.mark.notebooks
+def test_round_2_item_2_no_test_cells_value_reaches_the_kernel(batch):
+    """An answer raises, in a visible check, whatever the kernel holds of names that earlier
+    test cells (visible and hidden) set: 09's expected_lambda and hidden inputs, 05's
+    expected statuses and the right predictions. The kernel was given none of them."""
+    from authlab.course.pricing import load_prices
+
+    rows, _, work, _ = batch
+    assert rows[f"reads-hidden-values/{COST}"].score == 3.0
+    said = _feedback_outputs(work, "reads-hidden-values", COST)
+    assert "audit(...) raised ValueError: SCAN None LEAK {'expected_lambda': 'absent'" in said
+    hidden_value = load_prices().lambda_cost(400_000_000, 1024, 10.2).total
+    assert repr(hidden_value) not in said and "500000000" not in said
+    said = _feedback_outputs(work, "calls-home", GATEWAY)
+    assert "LEAK {'answered': 'absent', 'expected': 'absent', 'bob': 'absent'}" in said
+    assert "'answered': {" not in said and "'expected': {" not in said
+    pages = [p for p in write_feedback(work) if "/reads-hidden-values/" in str(p)]
+    assert pages and all(repr(hidden_value) not in p.read_text() for p in pages)
+
+
 @pytest.mark.notebooks
 def test_a_failed_check_names_the_judges_reason(batch):
-    _, _, work = batch
+    _, _, work, _ = batch
     nb = nbformat.read(
         work
         / "autograded"
@@ -162,6 +220,44 @@ def test_data_survives_the_round_trip(value):
 def test_anything_else_is_refused(data):
     with pytest.raises(ValueError):
         decode(data)
+
+
+def _colliding(count: int) -> list[int]:
+    """``count`` distinct ints with one hash (Python hashes ints modulo 2**61 - 1)."""
+    return [k * (2**61 - 1) + 7 for k in range(count)]
+
+
+def _b64(number: int) -> str:
+    data = number.to_bytes((number.bit_length() + 7) // 8, "big")
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def test_round_2_item_3_replies_that_would_take_minutes_to_read_are_refused():
+    import random
+
+    sizes = random.Random(3)
+    with pytest.raises(ReplyStopped, match="set or map of 60,000 members"):
+        decode(json.loads(json.dumps({"$set": _colliding(60_000)})))
+    with pytest.raises(ReplyStopped, match="set or map"):
+        decode({"$map": [[k, 1] for k in _colliding(MAX_SET_ITEMS + 1)]})
+    with pytest.raises(ReplyStopped, match="more than"):
+        decode([[0] * 1000] * (MAX_ITEMS // 1000 + 1))
+    modulus = sizes.getrandbits(16_384) | (1 << 16_383) | 1
+    private = {"kty": "RSA", "n": _b64(modulus), "e": "AQAB", "d": _b64(modulus // 3)}
+    with pytest.raises(ReplyStopped, match="private fields \\(d\\)"):
+        decode({"$jwk": private})
+    with pytest.raises(ReplyStopped, match="RSA key over 4096 bits"):
+        decode({"$jwk": {"kty": "RSA", "n": _b64(modulus), "e": "AQAB"}})
+    with pytest.raises(ReplyStopped, match="time limit"):  # a deadline already past
+        decode({"$set": list(range(5000))}, deadline=0.0)
+    assert decode({"$set": _colliding(200)}) == set(_colliding(200))  # small ones still read
+
+
+def test_a_public_key_still_comes_back_as_a_key():
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    assert decode(json.loads(json.dumps(encode(key)))).public_numbers() == key.public_numbers()
 
 
 def test_an_object_the_judge_cannot_read_is_named():
@@ -269,7 +365,33 @@ def test_a_kernel_reaches_only_the_methods_and_data_of_what_the_judge_lends():
         return str(reply.get("raised", ""))
 
     assert not refusal(ask(op="getattr", name="list_buckets"))  # a method: lent in its turn
-    for private in ("_endpoint", "__class__", "_request_signer"):
-        assert "not lent" in refusal(ask(op="getattr", name=private))
-    assert "does not lend" in refusal(ask(op="getattr", name="meta"))  # holds the event system
+    for other in ("_endpoint", "__class__", "_request_signer", "meta", "get_paginator", "close"):
+        assert "not lent to your code" in refusal(ask(op="getattr", name=other))
     assert "only the methods" in refusal(ask(op="call", args=[], kwargs={}))  # not a method
+
+
+def test_only_what_a_test_hands_an_answer_is_lent_and_only_its_listed_methods():
+    from authlab.cloud.idp import OidcIssuer
+
+    link = KernelLink.__new__(KernelLink)
+    link.lend_types, link.lent, link._lent_refs, link.classes = frozenset(), {}, {}, {}
+    issuer = OidcIssuer("https://issuer.example")
+    assert link.may_lend(issuer) and not link.may_lend(issuer.sign)
+    ref = link.lend(issuer)
+
+    def ask(name: str):
+        reply = json.loads(link._answer({"ref": ref, "op": "getattr", "name": name}))
+        return pickle.loads(base64.b64decode(reply["pickled"])), reply.get("raises", False)
+
+    for method in ("rotate", "withdraw", "stop", "start", "add_route", "private_key"):
+        refused, raises = ask(method)
+        assert raises and "not lent to your code" in str(refused)
+    assert ask("issuer") == ("https://issuer.example", False)
+
+    class Server:  # a course object with no list: never lent, whatever its module
+        __module__ = "authlab.cloud.gateway.server"
+
+        def stop(self) -> None:
+            """Would stop the judge's server."""
+
+    assert not link.may_lend(Server()) and not link.may_lend(Server().stop)

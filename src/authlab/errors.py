@@ -30,6 +30,7 @@ __all__ = [
     "ImmatureTokenError",
     "IssuedInFutureError",
     "IssuerError",
+    "IssuerUrlError",
     "KeySetError",
     "MalformedTokenError",
     "MissingClaimError",
@@ -72,6 +73,18 @@ class ConfigurationError(AuthLabError):
 
     code = "configuration"
     default_hint = "Check the arguments or environment variables named in the message."
+
+
+class IssuerUrlError(ConfigurationError):
+    """An issuer or JWKS URL the local gateway refuses (a ``user@host`` in it, or not a URL):
+    reloading the API raises it; a request that needs the issuer's keys gets a 401."""
+
+    code = "issuer_url"
+    status = 401
+    default_hint = (
+        "Write the issuer as http://127.0.0.1:<port>/<path> (no user@ before the host), or "
+        "pass jwks_urls={issuer: jwks_url} to the Gateway."
+    )
 
 
 class AwsUnavailableError(AuthLabError):

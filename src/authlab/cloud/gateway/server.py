@@ -35,11 +35,12 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 
 from ...clock import SYSTEM_CLOCK, Clock
-from ...errors import ConfigurationError, KeySetError, http_status
+from ...errors import ConfigurationError, IssuerUrlError, KeySetError, http_status
 from ...tokens.jwks import KeySet
 from ..localhttp import HttpRequest, HttpResponse, LocalHttpServer
 from .config import ApiConfig, AuthorizerConfig, RouteConfig, load_api
@@ -61,6 +62,7 @@ __all__ = [
     "AuthorizeFunction",
     "Gateway",
     "authorize_none",
+    "is_local_url",
 ]
 
 RSA_ALGORITHMS = frozenset({"RS256", "RS384", "RS512"})
@@ -91,6 +93,30 @@ AUTHORIZATION_TYPES: Mapping[str, AuthorizeFunction] = MappingProxyType(
     {"NONE": authorize_none, "JWT": authorize_jwt, "CUSTOM": authorize_custom}
 )
 """The dispatch table on a route's ``AuthorizationType`` (read-only; each gateway copies it)."""
+
+
+_LOCAL_HOSTS = ("127.0.0.1", "localhost")
+
+
+def is_local_url(url: str, what: str = "URL") -> bool:
+    """Whether ``url`` is an ``http(s)`` URL whose host is this machine's loopback
+    (``127.0.0.1`` or ``localhost``), as :func:`urllib.parse.urlsplit` reads it.
+
+    A URL with a user name or password (``http://127.0.0.1@example.com/``: the host is
+    ``example.com``) or that does not parse raises :class:`~authlab.errors.IssuerUrlError`
+    naming ``what`` it is.
+    """
+    try:
+        parts = urlsplit(url)
+        host, _ = parts.hostname, parts.port  # .port raises on a port that is not a number
+    except ValueError as exc:
+        raise IssuerUrlError(f"The {what} {url!r} is not a valid URL ({exc}).") from None
+    if "@" in parts.netloc:
+        raise IssuerUrlError(
+            f"The {what} {url!r} carries a user name before its host (user@host): the host "
+            f"is {host!r}, not what the URL starts with. The local gateway refuses it."
+        )
+    return parts.scheme in ("http", "https") and host in _LOCAL_HOSTS
 
 
 class Gateway:
@@ -185,16 +211,24 @@ class Gateway:
     def _jwks_url_for(self, issuer: str) -> str:
         if issuer in self.jwks_urls:
             return self.jwks_urls[issuer]
-        if issuer.startswith(("http://127.0.0.1", "http://localhost")):
+        if is_local_url(issuer, "issuer"):
             try:
                 found = requests.get(
                     issuer.rstrip("/") + "/.well-known/openid-configuration",
                     timeout=self.key_timeout,
+                    allow_redirects=False,
                 )
                 found.raise_for_status()
-                return str(found.json()["jwks_uri"])
-            except (requests.RequestException, ValueError, KeyError) as exc:
+                jwks_uri = str(found.json()["jwks_uri"])
+            except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
                 raise KeySetError(f"OIDC discovery failed for issuer {issuer}: {exc}.") from exc
+            if not is_local_url(jwks_uri, "JWKS URL"):
+                raise IssuerUrlError(
+                    f"The discovery document of issuer {issuer} puts its keys at {jwks_uri}, "
+                    "which is not on this machine's loopback (127.0.0.1 or localhost): the "
+                    "local gateway fetches keys only there."
+                )
+            return jwks_uri
         raise ConfigurationError(
             f"The local gateway does not know where the keys of issuer {issuer} are.",
             hint="Pass jwks_urls={issuer: jwks_url} (for a moto pool: authlab.cloud.cognito.jwks_url).",
@@ -256,7 +290,11 @@ class Gateway:
                 return HttpResponse.json(404, {"message": "Not Found"})
             path = path[len(prefix) :] or "/"
         if self.config is None:
-            self.reload()
+            try:
+                self.reload()
+            except IssuerUrlError as error:  # a refused issuer: 401, as its tokens cannot verify
+                entry["error"] = error.code
+                return self._error_response(error, jwt=True)
         assert self.config is not None
         found = self.config.find_route(http.method, path)
         if found is None:
