@@ -161,34 +161,43 @@ class Memorizer:
         return f"{which} visible result for new inputs"
 
 
-def _is_check(node: ast.AST) -> bool:
-    """Whether a statement checks something: an assert, a raise, or a call of ``check...``."""
+def _is_check(node: ast.AST, helpers: frozenset[str] = frozenset()) -> bool:
+    """Whether a statement checks something: an assert, a raise, or a call of a ``check...``
+    function or of a helper (``helpers``: functions of the block that check)."""
     for sub in ast.walk(node):
         if isinstance(sub, ast.Assert | ast.Raise):
             return True
         if isinstance(sub, ast.Call):
             func = sub.func
             name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if name.startswith("check"):
+            if name.startswith("check") or name in helpers:
                 return True
     return False
+
+
+_DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
 def hidden_statements(hidden: str) -> list[tuple[int, str, bool]]:
     """``(line, source, is a check)`` for each top-level statement of a hidden block.
 
-    A *check* is a statement that can fail the test by itself (:func:`_is_check`); the others
-    (imports, helpers, values) only set the checks up.
+    A *check* is a statement that can fail the test by itself: one that asserts, raises or
+    calls a ``check...`` function, or a function of the block that does (:func:`_is_check`).
+    Imports and definitions only set the checks up.
     """
     lines = hidden.splitlines()
+    body = ast.parse(hidden).body
+    helpers: set[str] = set()
+    for node in body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            if any(_is_check(stmt, frozenset(helpers)) for stmt in node.body):
+                helpers.add(node.name)
     found = []
-    for node in ast.parse(hidden).body:
+    for node in body:
         decorators = getattr(node, "decorator_list", [])
         first = min([node.lineno] + [d.lineno for d in decorators])
         source = "\n".join(lines[first - 1 : node.end_lineno]) + "\n"
-        checks = _is_check(node) and not isinstance(
-            node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef
-        )
+        checks = not isinstance(node, _DEFINITIONS) and _is_check(node, frozenset(helpers))
         found.append((first, source, checks))
     return found
 
