@@ -18,9 +18,9 @@ ANSWERS = '''def double(x):
 
 
 def is_admin(role):
-    """Whether the role may administer."""
+    """Whether the role may administer (admin, superadmin...)."""
     ### BEGIN SOLUTION
-    return role == "admin"
+    return role.endswith("admin")
     ### END SOLUTION
 '''
 VISIBLE_DOUBLE = '''"""Checks that double doubles."""
@@ -84,10 +84,10 @@ def test_hidden_checks_on_inputs_the_visible_ones_never_use_pass_the_rule(tmp_pa
     path = _notebook(
         tmp_path,
         'check_equal(double(-7), -14, what="double(-7)")',
-        'check(is_admin("admin") and not is_admin("root") and not is_admin("Admin"), "roles")',
+        'check(is_admin("admin") and is_admin("superadmin") and not is_admin("root"), "roles")',
     )
-    # is_admin's hidden block calls the visible input "admin" too, but also a new one whose
-    # answer differs from a guess: every memorizer fails it somewhere.
+    # is_admin's check calls the visible input "admin" too, but also new ones with either
+    # answer: no fixed guess passes it.
     problems = memorizer_problems(path)
     assert problems == [], [str(p) for p in problems]
 
@@ -98,12 +98,14 @@ def test_a_memorizer_answers_what_the_solution_did_then_a_fixed_guess():
 
     class Step:
         grade_id = "ex1_test_f"
+        hidden = "check(f(99) == 990)\n"
 
     with memo.visible(Step, ns):
         assert [ns["f"](1), ns["f"](1), ns["f"](2)] == [10, 10, 20]
     seen = []
 
-    def run():
+    def run(code):
+        assert code == Step.hidden
         seen.append((ns["f"](1), ns["f"](2), ns["f"](99)))
         return AssertionError("a hidden check failed")
 
