@@ -12,10 +12,13 @@ judge (:mod:`grader.judge`), as ``autograde`` does, with a :class:`Memorizer` wa
   and for any other arguments something fixed: the most common of those results, then the
   second most common, and so on (a few tries, one per fixed answer, as a learner would guess).
 
-A hidden block that passes with a memorizer earns a point for an answer hard-coded to the
-visible examples (or a constant one): its exercise is reported with the test's grade id. A
-test whose visible checks call no answer function and whose hidden checks call none either
-(a prediction kept in a variable) is not about an answer function and is not tried.
+The hidden block is then run one top-level statement at a time: each *check* (a statement
+that asserts, raises, or calls a ``check...`` function or a helper of the test cell that
+does) that passes with a memorizer would reward an answer hard-coded to the visible
+examples (or a constant one, or a guess): it is reported with the test's grade id and line.
+A test whose checks call no answer function with arguments (a prediction kept in a
+variable, or returned by a function of no arguments) is not about an answer function and is
+not tried.
 
 The judge runs in a subprocess of its own (``python -m grader.memorize SOURCE``), against a
 local kernel that runs the solution notebook: it is the instructor's own code, so no sandbox.
@@ -93,7 +96,7 @@ class Memorizer:
         passing: dict[int, str] = {}
         for guess in range(max(1, self._distinct())):
             with self._bound(ns, lambda name, answer, guess=guess: self._memorizer(name, guess)):
-                for line, source, is_check in hidden_statements(step.hidden):
+                for line, source, is_check in hidden_statements(step.hidden, step.source):
                     self.called = False
                     error = run(source)
                     called = called or self.called
@@ -120,7 +123,7 @@ class Memorizer:
 
     def _recorder(self, name: str, answer: Any) -> Callable[..., Any]:
         def recorder(*args: Any, **kwargs: Any) -> Any:
-            self.called = True
+            self.called = self.called or bool(args or kwargs)
             record = Recorded(args, kwargs)
             self.calls.setdefault(name, []).append(record)
             try:
@@ -135,7 +138,7 @@ class Memorizer:
 
     def _memorizer(self, name: str, guess: int) -> Callable[..., Any]:
         def memorizer(*args: Any, **kwargs: Any) -> Any:
-            self.called = True
+            self.called = self.called or bool(args or kwargs)
             seen = self.calls.get(name, [])
             record = next((r for r in seen if _same(r, args, kwargs)), None)
             if record is None:
@@ -178,17 +181,18 @@ def _is_check(node: ast.AST, helpers: frozenset[str] = frozenset()) -> bool:
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef, ast.Import, ast.ImportFrom)
 
 
-def hidden_statements(hidden: str) -> list[tuple[int, str, bool]]:
+def hidden_statements(hidden: str, visible: str = "") -> list[tuple[int, str, bool]]:
     """``(line, source, is a check)`` for each top-level statement of a hidden block.
 
     A *check* is a statement that can fail the test by itself: one that asserts, raises or
-    calls a ``check...`` function, or a function of the block that does (:func:`_is_check`).
-    Imports and definitions only set the checks up.
+    calls a ``check...`` function, or a function of the test cell that does (defined in its
+    ``visible`` part or in the block: :func:`_is_check`). Imports and definitions only set the
+    checks up.
     """
     lines = hidden.splitlines()
     body = ast.parse(hidden).body
     helpers: set[str] = set()
-    for node in body:
+    for node in _parsed(visible) + body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             if any(_is_check(stmt, frozenset(helpers)) for stmt in node.body):
                 helpers.add(node.name)
@@ -200,6 +204,14 @@ def hidden_statements(hidden: str) -> list[tuple[int, str, bool]]:
         checks = not isinstance(node, _DEFINITIONS) and _is_check(node, frozenset(helpers))
         found.append((first, source, checks))
     return found
+
+
+def _parsed(source: str) -> list[ast.stmt]:
+    """The top-level statements of ``source``, or none if it does not parse as Python."""
+    try:
+        return ast.parse(source).body
+    except SyntaxError:
+        return []
 
 
 def _equal(a: Any, b: Any) -> bool:

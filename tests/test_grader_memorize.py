@@ -98,6 +98,7 @@ def test_a_memorizer_answers_what_the_solution_did_then_a_fixed_guess():
 
     class Step:
         grade_id = "ex1_test_f"
+        source = "check(f(1) == 10)\n"
         hidden = "check(f(99) == 990)\n"
 
     with memo.visible(Step, ns):
