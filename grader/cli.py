@@ -111,7 +111,13 @@ def _parser() -> argparse.ArgumentParser:
     rub.add_argument("assignments", nargs="*", help="assignments (default: all)")
     rub.add_argument("--out", type=Path, default=Path("report/rubrics"), help="folder to write")
 
-    sub.add_parser("lint", help="check every notebook against the course's rules")
+    lint = sub.add_parser("lint", help="check every notebook against the course's rules")
+    lint.add_argument(
+        "--static",
+        action="store_true",
+        help="only the rules read from the notebooks: do not grade the solutions in the judge "
+        "(with memorizers of the visible checks, grader/memorize.py)",
+    )
     sub.add_parser(
         "samples", help="rewrite data/submissions (perfect, partial, blank) from the sources"
     )
@@ -140,6 +146,10 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         if args.command == "lint":
             problems = lint_course(course)
+            if not args.static:
+                from .memorize import lint_answers
+
+                problems += lint_answers(course)
             for problem in problems:
                 print(problem)
             print(f"{len(problems)} problem(s) in {len(course.assignments())} assignments.")

@@ -33,7 +33,7 @@ import os
 import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .link import JudgeError, KernelLink, RemoteObject, Unreadable
 from .samples import solution_text
@@ -44,6 +44,7 @@ __all__ = [
     "JudgeScript",
     "JudgeStep",
     "Verdict",
+    "Watch",
     "judge_script",
     "run_script",
 ]
@@ -213,6 +214,7 @@ def run_script(
     connect: Callable[[], KernelLink],
     lesson_errors: list[str] | None = None,
     ready: Callable[[], bool] = lambda: True,
+    watch: Watch | None = None,
 ) -> list[Verdict]:
     """Replay ``script`` against the learner's kernel; one verdict per test.
 
@@ -223,6 +225,9 @@ def run_script(
     The error of a lesson cell that fails here is appended to ``lesson_errors``: a lesson that
     uses an unanswered exercise fails, as it does in the learner's kernel; one that fails on
     the solution too is a problem of the course (the tests after it usually fail as well).
+
+    ``watch`` (for the course's own checks, never for grading) sees each test's visible
+    checks run and may try its hidden ones first (:class:`Watch`).
     """
     shell = _shell()
     steps = script.steps
@@ -234,7 +239,7 @@ def run_script(
         return []
     link = connect()
     try:
-        return _replay(script, steps[first:], shell, link, lesson_errors, lessons)
+        return _replay(script, steps[first:], shell, link, lesson_errors, lessons, watch)
     finally:
         link.close()
 
@@ -265,6 +270,7 @@ def _replay(
     link: KernelLink,
     lesson_errors: list[str] | None,
     lessons: dict[str, Any],
+    watch: Watch | None = None,
 ) -> list[Verdict]:
     answers = set(script.answer_names)
     link.before_call = lambda: _share(shell.user_ns, lessons, answers, link)
@@ -284,22 +290,42 @@ def _replay(
             _lesson(shell, step, lesson_errors, lessons)
         elif step.points > 0:
             link.stale = True
-            verdicts.append(_test(shell, step, answers))
+            verdicts.append(_test(shell, step, answers, watch))
     return verdicts
 
 
-def _test(shell: Any, step: JudgeStep, answers: set[str]) -> Verdict:
+def _test(shell: Any, step: JudgeStep, answers: set[str], watch: Watch | None = None) -> Verdict:
     """Run a test cell's visible checks, then its hidden ones; the verdict."""
     for part, hidden in ((step.source, False), (step.hidden, True)):
         if not part.strip():
             continue
-        with contextlib.redirect_stdout(io.StringIO()):
-            result = shell.run_cell(part, store_history=False, silent=True)
-        error = result.error_before_exec or result.error_in_exec
+        if watch is not None and hidden:
+            watch.hidden(step, shell.user_ns, lambda code: _run_part(shell, code))
+        seen = watch.visible(step, shell.user_ns) if watch is not None and not hidden else None
+        with seen or contextlib.nullcontext():
+            error = _run_part(shell, part)
         if error is not None:
             message = _message(error, answers, hidden=hidden)
             return Verdict(step.grade_id, False, message, visible_passed=hidden)
     return Verdict(step.grade_id, True)
+
+
+def _run_part(shell: Any, part: str) -> BaseException | None:
+    """Run part of a test cell in the judge's shell; its error, if any."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        result = shell.run_cell(part, store_history=False, silent=True)
+    return result.error_before_exec or result.error_in_exec
+
+
+class Watch(Protocol):
+    """What :func:`run_script` lets the course's own checks see (:mod:`grader.memorize`)."""
+
+    def visible(self, step: JudgeStep, ns: dict) -> contextlib.AbstractContextManager:
+        """Entered while ``step``'s visible checks run in namespace ``ns``."""
+
+    def hidden(self, step: JudgeStep, ns: dict, run: Callable[[str], BaseException | None]) -> None:
+        """Called before ``step``'s hidden checks run; ``run(code)`` runs code as they would
+        run (its error, if any)."""
 
 
 _NOT_SHARED = {"In", "Out", "exit", "quit", "get_ipython"}

@@ -262,7 +262,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 29 + len(records.RECORDS_CASES)
+    assert len(rows) == 30 + len(records.RECORDS_CASES)
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -573,3 +573,25 @@ def test_round_2_item_3_a_reply_too_costly_to_read_is_stopped_and_named(batch):
     said = _outputs(batch[1], SLOW_REPLY_STUDENT)
     assert "a set or map of 60,000 members" in said
     assert "NbGraderException" not in row.reason
+
+
+# --- issue "round 2", item 10: constant answers ------------------------------------------
+
+
+def test_answers_memorizing_the_visible_checks_earn_no_hidden_point(batch):
+    """The memorizer passes every visible check and fails every test that has hidden checks:
+    it earns only the points of the tests that have none."""
+    from grader.judge import VISIBLE_PASSED, judge_script
+
+    from .fixtures.hostile import MEMORIZER_STUDENT
+
+    tests = judge_script(nbformat.read(COURSE.source_notebook(ASSIGNMENT), as_version=4)).tests
+    with_hidden = [test for test in tests if test.hidden.strip()]
+    assert with_hidden
+    row = _row(batch, MEMORIZER_STUDENT)
+    assert (row.status, row.score) == (
+        "graded",
+        sum(test.points for test in tests if not test.hidden.strip()),
+    )
+    said = _outputs(batch[1], MEMORIZER_STUDENT)
+    assert said.count(f"{VISIBLE_PASSED} A hidden check failed.") == len(with_hidden)
