@@ -236,7 +236,9 @@ def autograde(
     this raises :class:`~grader.bwrap.SandboxUnavailable` naming the fix, unless
     ``sandbox=False`` (trusted work only: every row graded so says it in its reason).
     Submitted files are read by :mod:`grader.staging` (no links followed, sizes capped);
-    the files it refuses are named in the row's reason.
+    the files it refuses are named in the row's reason. Before any is graded, the limits
+    are checked against the instructor's solutions (:mod:`grader.limits`, once per
+    assignment and limits): :class:`~grader.limits.LimitsTooSmall` if they stop them.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.utils import parse_utc
@@ -311,6 +313,18 @@ def autograde(
     specs = {assignment: assignment_spec(course, assignment) for assignment in needed}
     plain = _worker_config(config, timeout, memory_mb, network, sandbox)
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
+    _check_limits(
+        course,
+        needed,
+        source_hashes,
+        work,
+        plain,
+        cell_timeout,
+        sandbox,
+        jobs,
+        dask,
+        lambda s, a, f, c: Job(s, a, f, specs[a], template, c),
+    )
     job_list, timestamps, job_hashes, refused = [], {}, {}, {}
     for student, assignment, folder, hashes in todo:
         read = read_submission(folder)
@@ -350,6 +364,48 @@ def autograde(
                 note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
             )
     return ClassResults(class_rows(work), regraded=regraded, unchanged=unchanged, sandboxed=sandbox)
+
+
+def _check_limits(
+    course: Course,
+    needed: list[str],
+    source_hashes: dict[str, str],
+    work: Path,
+    plain: dict,
+    cell_timeout: float,
+    sandbox: bool,
+    jobs: int | None,
+    dask: str | None,
+    job,
+) -> None:
+    """:func:`grader.limits.check_limits` with the class's pool and settings."""
+    import copy
+
+    from .bwrap import Limits
+    from .limits import check_limits
+    from .pool import make_pool
+
+    manager = plain["SandboxKernelManager"]
+    default = Limits()
+    limits = {
+        "memory_mb": manager["memory_mb"],
+        "processes": manager.get("processes", default.processes),
+        "cpu_seconds": manager.get("cpu_seconds", default.cpu_seconds),
+        "disk_mb": manager.get("disk_mb", default.disk_mb),
+        "timeout": cell_timeout,
+        "sandbox": sandbox,
+        "network": manager["network"],
+    }
+
+    def make_job(student, assignment, files, memory_mb):
+        config = copy.deepcopy(plain)
+        config["SandboxKernelManager"]["memory_mb"] = memory_mb
+        return job(student, assignment, files, config)
+
+    def run(job_list):
+        return make_pool(jobs, dask).run(job_list, lambda one: one.time_limit(cell_timeout))
+
+    check_limits(course, needed, source_hashes, limits, work, make_job, run)
 
 
 def _outcomes(result, extra: list[str] = ()) -> dict:
