@@ -23,7 +23,7 @@ from multiprocessing.connection import wait
 
 from .worker import Job, JobResult, NotebookResult, grade_job
 
-__all__ = ["WORKER_MEMORY_MB", "DaskPool", "LocalPool", "failed", "make_pool"]
+__all__ = ["DaskPool", "LocalPool", "failed", "make_pool"]
 
 
 def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
@@ -34,30 +34,10 @@ def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
     return JobResult(job.student, job.assignment, notebooks, seconds)
 
 
-WORKER_MEMORY_MB = 896
-"""What a worker process (and the judge it starts) may allocate (``RLIMIT_DATA``, soft):
-a backstop, so that whatever a kernel sends, a grader-side process stays under 1 GiB (its
-job fails with a reason instead). Kernels set their own limit (:mod:`grader.bwrap`)."""
-
-
-def _cap_memory(megabytes: int = WORKER_MEMORY_MB) -> None:
-    """Lower this process's soft ``RLIMIT_DATA`` to ``megabytes`` (never raise it)."""
-    try:
-        import resource
-
-        soft, hard = resource.getrlimit(resource.RLIMIT_DATA)
-        value = megabytes * 2**20
-        if soft == resource.RLIM_INFINITY or soft > value:
-            resource.setrlimit(resource.RLIMIT_DATA, (value, hard))
-    except (ImportError, ValueError, OSError):  # pragma: no cover - not POSIX
-        pass
-
-
 def _serve(conn, tmpdir: str) -> None:
     """A worker's loop: receive a job, send its result, until told to stop."""
     os.environ["TMPDIR"] = tmpdir
     tempfile.tempdir = tmpdir
-    _cap_memory()
     while True:
         try:
             job = conn.recv()
