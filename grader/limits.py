@@ -243,9 +243,13 @@ def _least_memory(
         candidate = _round_up(candidate * 1.5)
     else:
         return 0, peak  # nothing up to the search's end: no memory limit
-    middle = _round_up((failing + candidate) / 2)
-    if failing < middle < candidate:
+    while candidate - failing > _STEP_MB:  # bisect down to a step of 64 MiB
+        middle = _round_up((failing + candidate) / 2)
+        if middle >= candidate:
+            break
         outcome = next(iter(grade(middle).values()), None)
         if outcome is not None and not outcome.problems:
             candidate = middle
+        else:
+            failing = middle
     return candidate, peak
