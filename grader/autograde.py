@@ -43,7 +43,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 4096
-"""Address-space limit of each student's kernel (MiB)."""
+"""Memory limit of each student's sandbox (MiB): resident memory of all its processes (a
+cgroup, as root) and what each process allocates (``RLIMIT_DATA``); see :mod:`grader.bwrap`."""
 
 UNSANDBOXED_NOTE = "graded WITHOUT the OS sandbox (--no-sandbox): trusted work only"
 """The note on every row graded with ``sandbox=False``."""
