@@ -84,9 +84,10 @@ class JobResult:
     log: str = ""
 
 
-def _failure_reason(log: str, stops: list[str] = ()) -> str:
+def _failure_reason(log: str, stops: list[str] = (), timeout: float | None = None) -> str:
     """The most telling line of nbgrader's log for a submission it could not grade
-    (``stops``: what the sandbox's limits stopped, with their values)."""
+    (``stops``: what the sandbox's limits stopped, with their values; ``timeout``: the time
+    limit per cell)."""
     judged = re.findall(r"^\S*JudgeFailed: (.*)$", log, re.MULTILINE)
     if judged:
         return f"the grader's judge failed: {judged[-1][:250]}"
@@ -102,7 +103,10 @@ def _failure_reason(log: str, stops: list[str] = ()) -> str:
             "limit): no cell after that point ran"
         )
     if "UnresponsiveKernelError" in log or "became unresponsive" in log:
-        return "the kernel stopped responding and could not be interrupted (an endless loop?)"
+        limit = f" at the time limit ({timeout:g} s per cell)" if timeout else ""
+        return (
+            f"the kernel stopped responding{limit} and could not be interrupted (an endless loop?)"
+        )
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     raised = [
         line
@@ -226,7 +230,7 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
                     results[name].notes.append(f"the sandbox stopped: {', '.join(stopped)}")
             else:
                 results[name].status = "error"
-                results[name].reason = _failure_reason(log, seen)
+                results[name].reason = _failure_reason(log, seen, limits["timeout"])
                 if seen:
                     results[name].reason += f" (the sandbox stopped: {', '.join(seen)})"
         return log
