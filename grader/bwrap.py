@@ -49,6 +49,7 @@ from .course import GraderError
 
 __all__ = [
     "AS_FACTOR",
+    "CPU_GRACE_SECONDS",
     "AS_HEADROOM_MB",
     "HOME",
     "INSIDE_UID",
@@ -94,6 +95,10 @@ AS_FACTOR = 4
 AS_HEADROOM_MB = 4096
 """MiB of address space on top of ``AS_FACTOR`` times the memory limit: thread stacks and
 malloc arenas are reserved, not used, and must never stop an honest kernel."""
+
+CPU_GRACE_SECONDS = 5
+"""``RLIMIT_CPU``'s hard limit is this far above its soft one: a process over the limit gets
+``SIGXCPU`` (its exit code says so), and ``SIGKILL`` only if it ignores that."""
 
 NPROC_MARGIN = 16
 """``RLIMIT_NPROC`` sits this far above the cgroup's task limit, so that where cgroups
@@ -258,7 +263,12 @@ class Sandbox:
                 hard = resource.getrlimit(what)[1]
                 if hard != resource.RLIM_INFINITY and uid is None:  # cannot raise: keep it
                     value = hard if value == resource.RLIM_INFINITY else min(value, hard)
-                resource.setrlimit(what, (value, value))
+                top = value
+                if what == resource.RLIMIT_CPU:  # SIGXCPU first: its exit code names the limit
+                    top = value + CPU_GRACE_SECONDS
+                    if hard != resource.RLIM_INFINITY and uid is None:
+                        top = min(top, hard)
+                resource.setrlimit(what, (value, top))
             if uid is not None:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)

@@ -321,6 +321,7 @@ class SandboxKernelManager(AsyncKernelManager):
         self._ipc_dir: Path | None = None
         self._group = None  # grader.cgroups.Group, when cgroups v1 are usable here
         self._exit_code: int | None = None  # the kernel's, when it ended on its own
+        self._exit_polled = False
         self.client_factory = CappedKernelClient
         self.session.unpack = _guarded(self.session.unpack)
         if self.sandbox:
@@ -372,14 +373,21 @@ class SandboxKernelManager(AsyncKernelManager):
         finally:
             sandbox.close()
 
-    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+    def _note_exit(self) -> None:
+        """Keep the kernel's exit code if it ended on its own (before we stop it)."""
         process = getattr(self.provisioner, "process", None)
-        self._exit_code = process.poll() if process is not None else None
+        if not self._exit_polled and process is not None:
+            self._exit_code = process.poll()
+        self._exit_polled = True
+
+    async def _async_shutdown_kernel(self, now: bool = False, restart: bool = False) -> None:
+        self._note_exit()  # before we stop it: a code now is the kernel's own
         await super()._async_shutdown_kernel(now=now, restart=restart)
 
     shutdown_kernel = _async_shutdown_kernel
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
+        self._note_exit()  # nbclient cleans up a dead kernel without shutting it down
         await super()._async_cleanup_resources(restart)
         if not restart and self._ipc_dir is not None:
             shutil.rmtree(self._ipc_dir, ignore_errors=True)
@@ -387,7 +395,7 @@ class SandboxKernelManager(AsyncKernelManager):
         if not restart and self.sandbox:
             stats = self._group.stats() if self._group is not None else {}
             _note_stopped(stats, self.limits(), self._exit_code)
-            self._exit_code = None
+            self._exit_code, self._exit_polled = None, False
         if not restart and self._group is not None:
             self._group.remove()
             self._group = None
