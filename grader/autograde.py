@@ -49,7 +49,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 4096
-"""Address-space limit of each student's kernel (MiB)."""
+"""Memory limit of each student's sandbox (MiB): resident memory of all its processes (a
+cgroup, as root) and what each process allocates (``RLIMIT_DATA``); see :mod:`grader.bwrap`."""
 
 TIME_UNVERIFIED = "time unverified"
 """What the CSVs and the report say where no record the student does not write gives the
@@ -258,7 +259,9 @@ def autograde(
     the files it refuses are named in the row's reason. Student and assignment folders are
     looked at without following links either (see the module). Each submission's time is
     its receipt's in ``submissions/received.json`` while its files match the receipt, else
-    none ("time unverified").
+    none ("time unverified"). Before any is graded, the limits are checked against the
+    instructor's solutions (:mod:`grader.limits`, once per assignment and limits):
+    :class:`~grader.limits.LimitsTooSmall` if they stop them.
     """
     from nbgrader.apps import NbGraderAPI
     from nbgrader.utils import parse_utc
@@ -336,6 +339,18 @@ def autograde(
     specs = {assignment: assignment_spec(course, assignment) for assignment in needed}
     plain = _worker_config(config, timeout, memory_mb, network, sandbox)
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
+    _check_limits(
+        course,
+        needed,
+        source_hashes,
+        work,
+        plain,
+        cell_timeout,
+        sandbox,
+        jobs,
+        dask,
+        lambda s, a, f, c: Job(s, a, f, specs[a], template, c),
+    )
     job_list, timestamps, job_hashes, refused = [], {}, {}, {}
     for student, assignment, folder, hashes in todo:
         linked = folder.is_symlink()
@@ -450,6 +465,48 @@ def _scan(submissions: Path, known: set[str], ledger) -> list[tuple[str, str, Pa
                 reason = f"unknown assignment {assignment!r}"
                 ledger.record(name, assignment, {"": Outcome("error", reason)})
     return found
+
+
+def _check_limits(
+    course: Course,
+    needed: list[str],
+    source_hashes: dict[str, str],
+    work: Path,
+    plain: dict,
+    cell_timeout: float,
+    sandbox: bool,
+    jobs: int | None,
+    dask: str | None,
+    job,
+) -> None:
+    """:func:`grader.limits.check_limits` with the class's pool and settings."""
+    import copy
+
+    from .bwrap import Limits
+    from .limits import check_limits
+    from .pool import make_pool
+
+    manager = plain["SandboxKernelManager"]
+    default = Limits()
+    limits = {
+        "memory_mb": manager["memory_mb"],
+        "processes": manager.get("processes", default.processes),
+        "cpu_seconds": manager.get("cpu_seconds", default.cpu_seconds),
+        "disk_mb": manager.get("disk_mb", default.disk_mb),
+        "timeout": cell_timeout,
+        "sandbox": sandbox,
+        "network": manager["network"],
+    }
+
+    def make_job(student, assignment, files, memory_mb):
+        config = copy.deepcopy(plain)
+        config["SandboxKernelManager"]["memory_mb"] = memory_mb
+        return job(student, assignment, files, config)
+
+    def run(job_list):
+        return make_pool(jobs, dask).run(job_list, lambda one: one.time_limit(cell_timeout))
+
+    check_limits(course, needed, source_hashes, limits, work, make_job, run)
 
 
 def _outcomes(result, extra: list[str] = ()) -> dict:

@@ -15,11 +15,15 @@
 * writing only to two size-capped tmpfs (``/home/student``, which holds the student's files
   in ``/home/student/work``, the working directory, and ``/tmp``) and to the job's private
   folder of Unix sockets (jupyter's ``ipc`` transport), bound at the same path;
-* under rlimits inherited by every process it starts: address space (``RLIMIT_AS``),
-  processes and threads (``RLIMIT_NPROC``, only when it has a uid of its own: the count
-  is per real uid), CPU seconds (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core
-  files; and, as root where cgroups v1 are mounted, in cgroups of its own
-  (:mod:`grader.cgroups`: total memory, tasks, one CPU);
+* under rlimits inherited by every process it starts: memory a process allocates
+  (``RLIMIT_DATA``: its heap, private mappings and thread stacks, not the address space it
+  merely reserves, so an honest kernel's threads and malloc arenas are not counted as
+  memory in use), a generous address-space backstop (``RLIMIT_AS``, :data:`AS_FACTOR`
+  times the memory limit plus :data:`AS_HEADROOM_MB`), processes and threads
+  (``RLIMIT_NPROC``, only when it has a uid of its own: the count is per real uid), CPU
+  seconds (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core files; and, as root where
+  cgroups v1 are mounted, in cgroups of its own (:mod:`grader.cgroups`: resident memory of
+  all its processes together, tasks, one CPU);
 * killed as a whole: the pid namespace dies with its first process, and everything in it
   with ``bwrap``'s parent (``--die-with-parent``).
 
@@ -44,6 +48,9 @@ from pathlib import Path, PurePosixPath
 from .course import GraderError
 
 __all__ = [
+    "AS_FACTOR",
+    "CPU_GRACE_SECONDS",
+    "AS_HEADROOM_MB",
     "HOME",
     "INSIDE_UID",
     "INSTALL_HINT",
@@ -82,12 +89,33 @@ class SandboxUnavailable(GraderError):
     """The OS sandbox cannot start on this machine (no bwrap, no user namespaces, not Linux)."""
 
 
+AS_FACTOR = 4
+"""The address-space backstop is this many times the memory limit (plus the headroom)."""
+
+AS_HEADROOM_MB = 4096
+"""MiB of address space on top of ``AS_FACTOR`` times the memory limit: thread stacks and
+malloc arenas are reserved, not used, and must never stop an honest kernel."""
+
+CPU_GRACE_SECONDS = 5
+"""``RLIMIT_CPU``'s hard limit is this far above its soft one: a process over the limit gets
+``SIGXCPU`` (its exit code says so), and ``SIGKILL`` only if it ignores that."""
+
+NPROC_MARGIN = 16
+"""``RLIMIT_NPROC`` sits this far above the cgroup's task limit, so that where cgroups
+work the cgroup refuses first and its count names the process limit."""
+
+
 @dataclass(frozen=True)
 class Limits:
-    """What one sandbox may use; each applies to every process in it."""
+    """What one sandbox may use; each applies to every process in it.
 
-    memory_mb: int = 4096  # RLIMIT_AS of each process (0: none)
-    processes: int = 256  # RLIMIT_NPROC: processes and threads of the sandbox's uid
+    ``memory_mb`` is resident memory: of the whole sandbox where cgroups work
+    (:mod:`grader.cgroups`), and of what each process allocates (``RLIMIT_DATA``) everywhere,
+    so that one runaway allocation ends in ``MemoryError``.
+    """
+
+    memory_mb: int = 4096  # the sandbox's memory cgroup, and RLIMIT_DATA of each process (0: none)
+    processes: int = 256  # processes and threads: the pids cgroup, RLIMIT_NPROC of its uid
     cpu_seconds: int = 900  # RLIMIT_CPU of each process
     disk_mb: int = 512  # size of each tmpfs, and RLIMIT_FSIZE
 
@@ -102,9 +130,13 @@ class Limits:
             (resource.RLIMIT_CORE, 0),
         ]
         if self.memory_mb > 0:
-            found.append((resource.RLIMIT_AS, self.memory_mb * mib))
+            found.append((resource.RLIMIT_DATA, self.memory_mb * mib))
+            space = AS_FACTOR * self.memory_mb + AS_HEADROOM_MB
+            found.append((resource.RLIMIT_AS, space * mib))
+        else:  # no limit: not even the grading worker's own (grader.pool)
+            found.append((resource.RLIMIT_DATA, resource.RLIM_INFINITY))
         if outside_uid() is not None:  # a uid of its own: the count is this sandbox's
-            found.append((resource.RLIMIT_NPROC, self.processes))
+            found.append((resource.RLIMIT_NPROC, self.processes + NPROC_MARGIN))
         return found
 
 
@@ -228,7 +260,15 @@ class Sandbox:
             if reveal is not None:
                 _reveal(reveal)
             for what, value in limits:
-                resource.setrlimit(what, (value, value))
+                hard = resource.getrlimit(what)[1]
+                if hard != resource.RLIM_INFINITY and uid is None:  # cannot raise: keep it
+                    value = hard if value == resource.RLIM_INFINITY else min(value, hard)
+                top = value
+                if what == resource.RLIMIT_CPU:  # SIGXCPU first: its exit code names the limit
+                    top = value + CPU_GRACE_SECONDS
+                    if hard != resource.RLIM_INFINITY and uid is None:
+                        top = min(top, hard)
+                resource.setrlimit(what, (value, top))
             if uid is not None:
                 os.setgroups([])
                 os.setresgid(uid, uid, uid)

@@ -52,11 +52,15 @@ class Group:
         return list(self._fds)
 
     def stats(self) -> dict[str, int]:
-        """What the limits saw: ``oom_kill`` (tasks killed at the memory limit) and
-        ``pids_refused`` (forks refused at the task limit), when readable."""
+        """What the limits saw: ``oom_kill`` (tasks killed at the memory limit),
+        ``pids_refused`` (forks refused at the task limit) and ``peak_bytes`` (the most
+        resident memory the group held at once), when readable."""
         found: dict[str, int] = {}
         for folder in self.folders:
             with contextlib.suppress(OSError, ValueError):
+                if (folder / "memory.max_usage_in_bytes").exists():
+                    text = (folder / "memory.max_usage_in_bytes").read_text()
+                    found["peak_bytes"] = int(text.strip())
                 if (folder / "memory.oom_control").exists():
                     for line in (folder / "memory.oom_control").read_text().splitlines():
                         if line.startswith("oom_kill "):

@@ -58,7 +58,9 @@ def _parser() -> argparse.ArgumentParser:
         "--memory",
         type=int,
         default=DEFAULT_MEMORY_MB,
-        help=f"memory limit of each kernel in MiB (default: {DEFAULT_MEMORY_MB}; 0: none)",
+        help="memory of each kernel's sandbox in MiB: resident memory (cgroups, as root) and "
+        f"what each process allocates (default: {DEFAULT_MEMORY_MB}; 0: none); checked on the "
+        "solutions first",
     )
     auto.add_argument(
         "--dask", metavar="ADDRESS", default=None, help="send the jobs to this Dask scheduler"

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from .integrity import AssignmentSpec, check_notebook
 from .staging import MAX_NOTEBOOK_BYTES, read_regular
-from .stopped import judge_stopped, what_stopped
+from .stopped import judge_stopped, label_stops, what_stopped
 
 __all__ = ["Job", "JobResult", "NotebookResult", "grade_job"]
 
@@ -70,6 +70,7 @@ class NotebookResult:
     notes: list[str] = field(default_factory=list)
     autograded: str | None = None  # the autograded notebook as JSON text
     attempted: bool = False  # nbgrader ran on it (False: missing, unreadable or foreign)
+    peak_mb: int | None = None  # the most resident memory its sandbox held (cgroups only)
 
 
 @dataclass
@@ -83,18 +84,29 @@ class JobResult:
     log: str = ""
 
 
-def _failure_reason(log: str) -> str:
-    """The most telling line of nbgrader's log for a submission it could not grade."""
+def _failure_reason(log: str, stops: list[str] = (), timeout: float | None = None) -> str:
+    """The most telling line of nbgrader's log for a submission it could not grade
+    (``stops``: what the sandbox's limits stopped, with their values; ``timeout``: the time
+    limit per cell)."""
     judged = re.findall(r"^\S*JudgeFailed: (.*)$", log, re.MULTILINE)
     if judged:
         return f"the grader's judge failed: {judged[-1][:250]}"
     if "DeadKernelError" in log or "Kernel died" in log:
+        killers = [x for x in stops if x.startswith(("memory limit", "CPU time limit"))]
+        if killers:
+            return (
+                f"the kernel died: stopped at the {' and the '.join(killers)}; no cell after "
+                "that point ran"
+            )
         return (
             "the kernel died while running the notebook (os._exit, a crash, or the memory "
             "limit): no cell after that point ran"
         )
     if "UnresponsiveKernelError" in log or "became unresponsive" in log:
-        return "the kernel stopped responding and could not be interrupted (an endless loop?)"
+        limit = f" at the time limit ({timeout:g} s per cell)" if timeout else ""
+        return (
+            f"the kernel stopped responding{limit} and could not be interrupted (an endless loop?)"
+        )
     lines = [line.strip() for line in log.splitlines() if line.strip()]
     raised = [
         line
@@ -196,27 +208,32 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
         app.force = True
         app.create_student = True
         logging.getLogger("traitlets").setLevel(logging.ERROR)
-        from .sandbox import take_stopped
+        from .sandbox import take_peak_mb, take_stopped
 
         take_stopped()
+        take_peak_mb()
         outcome = capture_log(app)
         log = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
-        seen = take_stopped()  # what the sandbox's cgroups stopped, when they were used
+        seen = take_stopped()  # what the sandbox's cgroups and exit codes say stopped it
+        peak = take_peak_mb()
+        limits = _limits(job)
         out_dir = root / "autograded" / PLACEHOLDER_STUDENT / job.assignment
         for name in gradable:
+            results[name].peak_mb = peak
             text = _read_back(out_dir / f"{name}.ipynb") if outcome["success"] else None
             if text is not None:
                 results[name].autograded = text
-                stopped = what_stopped(text)
-                stopped += [x for x in seen if x.split(" (")[0] not in stopped]
+                named = {x.split(" (")[0] for x in seen}
+                stopped = seen + [x for x in what_stopped(text) if x not in named]
                 if stopped:
+                    stopped = label_stops(stopped, limits)
                     results[name].notes.append(f"the sandbox stopped: {', '.join(stopped)}")
                 refused = judge_stopped(text)
                 if refused:
                     results[name].notes.append(refused)
             else:
                 results[name].status = "error"
-                results[name].reason = _failure_reason(log)
+                results[name].reason = _failure_reason(log, seen, limits["timeout"])
                 if seen:
                     results[name].reason += f" (the sandbox stopped: {', '.join(seen)})"
         return log
@@ -228,6 +245,21 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
     finally:
         _remove(scratch)
         _remove(private)
+
+
+def _limits(job: Job) -> dict:
+    """The values of the limits a job's kernels run under, for the ``reason`` column."""
+    from .bwrap import Limits
+
+    manager = job.config.get("SandboxKernelManager", {})
+    default = Limits()
+    return {
+        "memory_mb": manager.get("memory_mb", default.memory_mb),
+        "processes": manager.get("processes", default.processes),
+        "cpu_seconds": manager.get("cpu_seconds", default.cpu_seconds),
+        "disk_mb": manager.get("disk_mb", default.disk_mb),
+        "timeout": job.config.get("Execute", {}).get("timeout") or 30,
+    }
 
 
 def _read_back(path: Path) -> str | None:

@@ -32,6 +32,8 @@ from .conftest import COURSE, ROOT
 from .fixtures import hostile as records
 from .fixtures.hostile import (
     ASSIGNMENT,
+    HUGE_STUDENT,
+    ROUND_2,
     SLOW_REPLY_STUDENT,
     SPARSE_STUDENT,
     SURVIVOR_MARK,
@@ -262,7 +264,7 @@ pytestmark = pytest.mark.notebooks
 def test_every_submission_gets_exactly_one_row(batch):
     rows = batch[0]
     assert batch[2]["exit"] == 0
-    assert len(rows) == 30 + len(records.RECORDS_CASES)
+    assert len(rows) == 30 + len(records.RECORDS_CASES) + len(ROUND_2)
     assert all(row.status in {"graded", "error"} for row in rows.values())
     assert all(row.status == "graded" or row.reason for row in rows.values())
 
@@ -595,3 +597,89 @@ def test_answers_memorizing_the_visible_checks_earn_no_hidden_point(batch):
     )
     said = _outputs(batch[1], MEMORIZER_STUDENT)
     assert said.count(f"{VISIBLE_PASSED} A hidden check failed.") == len(with_hidden)
+
+
+# --- round 2, item 6: one huge output; item 9: limits named ----------------------------
+
+
+class _GraderMemory:
+    """Samples, every 50 ms, the resident memory of this process and of every process it
+    started outside a sandbox (grading workers, their judges), and keeps each one's peak."""
+
+    def __init__(self) -> None:
+        self.peaks: dict[int, tuple[int, str]] = {}  # pid -> (peak KiB, command line)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def _children(pid: int) -> list[int]:
+        found = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                found += [int(x) for x in (task / "children").read_text().split()]
+            except (OSError, ValueError):
+                continue
+        return found
+
+    def _sample(self) -> None:
+        while not self._stop.wait(0.05):
+            todo = [os.getpid()]
+            while todo:
+                pid = todo.pop()
+                try:
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+                except OSError:
+                    continue
+                if argv and argv[0].endswith(b"bwrap"):
+                    continue  # a sandbox: the student's side, under its own limits
+                rss = [int(x.split()[1]) for x in status.splitlines() if x.startswith("VmRSS:")]
+                if rss and rss[0] > self.peaks.get(pid, (0, ""))[0]:
+                    self.peaks[pid] = (rss[0], b" ".join(argv[:4]).decode(errors="replace"))
+                todo += self._children(pid)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def largest(self) -> tuple[float, str]:
+        """The largest peak (MiB) and its process's command line."""
+        kib, command = max(self.peaks.values(), default=(0, ""))
+        return kib / 1024, command
+
+
+@pytest.fixture(scope="module", autouse=True)
+def grader_memory():
+    """The grader-side processes' peak resident memory while this module grades."""
+    memory = _GraderMemory()
+    yield memory
+    memory.stop()
+
+
+def test_item_6_one_500_mib_output_is_dropped_with_a_reason(batch):
+    row = _row(batch, HUGE_STUDENT)
+    assert (row.status, row.score) == ("graded", FULL)
+    assert "output limit" in row.reason
+    seen = _outputs(batch[1], HUGE_STUDENT)
+    assert "[grader] an output was dropped: a message from the kernel may hold at most" in seen
+    assert "an output of 4,194,3" in seen and "one output may hold at most 2,097,152" in seen
+    assert "HUGE after" in seen  # the output channel works again after the reset
+    path = batch[1] / "autograded" / HUGE_STUDENT / ASSIGNMENT / f"{ASSIGNMENT}.ipynb"
+    assert path.stat().st_size < 500_000
+
+
+def test_item_6_every_grader_side_process_stays_under_1_gib(batch, grader_memory):
+    assert _row(batch, HUGE_STUDENT).status == "graded"  # the batch ran, huge output and all
+    peak, command = grader_memory.largest()
+    assert len(grader_memory.peaks) >= 3  # this process, the workers, their judges
+    assert peak < 1024, f"{command} reached {peak:.0f} MiB"
+
+
+def test_item_9_each_stop_names_its_limit_and_value(batch):
+    assert (
+        "process limit (256 processes and threads)"
+        in _row(batch, "finding-12-network-processes-disk").reason
+    )
+    assert "time limit (10 s per cell)" in _row(batch, "infinite-loop").reason
+    assert "memory limit (1536 MiB" in _row(batch, "runaway-memory").reason

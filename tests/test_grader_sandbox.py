@@ -236,3 +236,202 @@ def test_a_forged_notebook_claiming_100_points_scores_at_most_the_gradebooks_poi
     record_result(f"sqlite:///{db}", config, JobResult("mallory", NB, [notebook], 1.0), tmp_path)
     [row] = [r for r in class_rows(tmp_path) if r.student_id == "mallory"]
     assert row.max_score == 8.0 and row.score <= 5.0
+
+
+# --- round 2, item 9: memory is resident memory; the limits are checked on the solutions --
+
+
+def test_item_9_memory_is_what_processes_allocate_not_their_address_space():
+    import resource
+
+    from grader.bwrap import AS_FACTOR, AS_HEADROOM_MB, NPROC_MARGIN, Limits, outside_uid
+
+    found = dict(Limits(memory_mb=1024, processes=256).rlimits())
+    assert found[resource.RLIMIT_DATA] == 1024 * 2**20
+    assert found[resource.RLIMIT_AS] == (AS_FACTOR * 1024 + AS_HEADROOM_MB) * 2**20
+    if outside_uid() is not None:  # the cgroup (256 tasks) refuses first, and counts it
+        assert found[resource.RLIMIT_NPROC] == 256 + NPROC_MARGIN
+    unlimited = dict(Limits(memory_mb=0).rlimits())
+    assert unlimited[resource.RLIMIT_DATA] == resource.RLIM_INFINITY
+    assert resource.RLIMIT_AS not in unlimited
+
+
+def test_item_9_each_stop_is_named_with_its_limits_value():
+    from grader.stopped import label_stops, what_stopped
+
+    limits = {"memory_mb": 1024, "processes": 256, "disk_mb": 512, "timeout": 10}
+    text = {"cells": [{"outputs": [{"ename": "MemoryError", "evalue": ""}]}]}
+    assert label_stops(what_stopped(text), limits) == ["memory limit (1024 MiB)"]
+    assert label_stops(["process limit", "time limit", "disk limit"], limits) == [
+        "process limit (256 processes and threads)",
+        "time limit (10 s per cell)",
+        "disk limit (512 MiB)",
+    ]
+    kept = "memory limit (1024 MiB; 2 process(es) killed)"
+    assert label_stops([kept], limits) == [kept]
+    # a thread that could not start is not blamed on the process limit alone
+    text = {"cells": [{"outputs": [{"ename": "RuntimeError", "evalue": "can't start new thread"}]}]}
+    assert what_stopped(text) == ["a thread could not start (memory or process limit)"]
+
+
+def _solutions_result(assignment: str, passed: bool, note: str = "", peak: int = 150):
+    import json
+
+    from grader.worker import JobResult, NotebookResult
+
+    test = {
+        "cell_type": "code",
+        "metadata": {"nbgrader": {"grade": True, "solution": False, "grade_id": "t1"}},
+        "outputs": [] if passed else [{"output_type": "error", "ename": "Failed"}],
+    }
+    nb = NotebookResult(
+        assignment,
+        "graded",
+        notes=[note] if note else [],
+        autograded=json.dumps({"cells": [test]}),
+        attempted=True,
+        peak_mb=peak,
+    )
+    return JobResult("/solutions", assignment, [nb], 1.0)
+
+
+def test_item_9_the_limits_check_runs_once_per_assignment_sources_and_limits(tmp_path):
+    from grader.limits import CACHE_NAME, check_limits
+
+    from .conftest import COURSE
+
+    runs: list[tuple[str, int]] = []
+
+    def make_job(student, assignment, files, memory_mb):
+        assert student == "/solutions" and files  # the solutions, filled from solutions/
+        return (assignment, memory_mb)
+
+    def run(jobs):
+        runs.extend(jobs)
+        return [_solutions_result(assignment, True) for assignment, _ in jobs]
+
+    limits = {"memory_mb": 1024, "processes": 256, "timeout": 10}
+    hashes = {NB: "sources-v1"}
+    check_limits(COURSE, [NB], hashes, limits, tmp_path, make_job, run)
+    check_limits(COURSE, [NB], hashes, limits, tmp_path, make_job, run)
+    assert runs == [(NB, 1024)]  # once, then reused from the work folder
+    assert (tmp_path / CACHE_NAME).is_file()
+    check_limits(COURSE, [NB], hashes, {**limits, "memory_mb": 2048}, tmp_path, make_job, run)
+    check_limits(COURSE, [NB], {NB: "sources-v2"}, limits, tmp_path, make_job, run)
+    assert runs == [(NB, 1024), (NB, 2048), (NB, 1024)]
+
+
+def test_item_9_limits_that_stop_the_solutions_are_refused_with_the_least_that_works(tmp_path):
+    from grader.limits import LimitsTooSmall, check_limits
+
+    from .conftest import COURSE
+
+    tried: list[int] = []
+
+    def run(jobs):
+        found = []
+        for assignment, memory_mb in jobs:
+            tried.append(memory_mb)
+            stopped = 0 < memory_mb < 300  # these solutions need 300 MiB
+            note = "the sandbox stopped: memory limit (x MiB)" if stopped else ""
+            found.append(_solutions_result(assignment, not stopped, note))
+        return found
+
+    limits = {"memory_mb": 128, "processes": 256, "timeout": 10}
+    with pytest.raises(LimitsTooSmall) as refused:
+        check_limits(COURSE, [NB], {NB: "h"}, limits, tmp_path, lambda *a: (a[1], a[3]), run)
+    said = str(refused.value)
+    assert "stop the instructor's own solutions" in said and "nothing was graded" in said
+    assert "memory limit" in said and "the least that works is --memory 320" in said
+    assert tried[:2] == [128, 0]  # the chosen limit, then none: the peak is measured
+    assert "--memory 320" in said and "peak without a limit: 150 MiB" in said
+
+
+def test_item_9_solutions_failing_without_limits_are_not_the_limits_fault(tmp_path):
+    from grader.limits import check_limits
+
+    from .conftest import COURSE
+
+    def run(jobs):
+        return [_solutions_result(assignment, False) for assignment, _ in jobs]
+
+    limits = {"memory_mb": 1024, "processes": 256, "timeout": 10}
+    check_limits(COURSE, [NB], {NB: "h"}, limits, tmp_path, lambda *a: (a[1], a[3]), run)
+
+
+@pytest.mark.notebooks
+def test_item_9_the_perfect_sample_keeps_full_marks_with_memory_1024_and_jobs_2(tmp_path):
+    import csv
+    import shutil
+
+    from grader.autograde import autograde
+
+    from .conftest import COURSE, ROOT
+
+    samples = ROOT / "data" / "submissions"
+    names = ("05-api-gateway-jwt-authorizer", "07-federation", "08-token-lifecycle")
+    for name in names:
+        shutil.copytree(samples / "perfect" / name, tmp_path / "class" / "perfect" / name)
+    with (samples / "expected_scores.csv").open() as handle:
+        expected = {
+            r["assignment"]: float(r["score"])
+            for r in csv.DictReader(handle)
+            if r["student_id"] == "perfect"
+        }
+    rows = autograde(COURSE, tmp_path / "class", workdir=tmp_path / "work", jobs=2, memory_mb=1024)
+    for row in rows:
+        assert (row.status, row.score) == ("graded", expected[row.assignment]), row
+        assert "sandbox stopped" not in row.reason and "kernel died" not in row.reason, row
+
+
+@pytest.mark.notebooks
+def test_item_9_a_too_small_memory_is_refused_before_grading_naming_the_least(tmp_path, capsys):
+    import re
+    import shutil
+
+    from grader.autograde import read_csv
+    from grader.cli import main
+
+    from .conftest import ROOT
+
+    submissions = tmp_path / "class"
+    shutil.copytree(ROOT / "data" / "submissions" / "perfect" / NB, submissions / "perfect" / NB)
+    common = ["--course", str(ROOT), "autograde", str(submissions), "--jobs", "2"]
+    common += ["--out", str(tmp_path / "grades.csv"), "--workdir", str(tmp_path / "work")]
+    code = main([*common, "--memory", "96", "--no-progress"])
+    said = capsys.readouterr().err
+    assert code == 2 and not (tmp_path / "grades.csv").exists(), said
+    assert "stop the instructor's own solutions" in said and "nothing was graded" in said
+    least = int(re.search(r"the least that works is --memory (\d+)", said).group(1))
+    assert 96 < least <= 1024
+    assert main([*common, "--memory", str(least), "--no-progress"]) == 0
+    [row] = read_csv(tmp_path / "grades.csv")
+    assert (row.status, row.score) == ("graded", 5.0) and "stopped" not in row.reason
+
+
+@pytest.mark.notebooks
+def test_item_9_a_kernel_killed_at_the_cpu_time_limit_says_so(tmp_path, monkeypatch):
+    import nbformat
+
+    from grader import autograde as module
+    from grader.samples import KINDS, fill_answers
+
+    from .conftest import COURSE
+
+    nb = fill_answers(COURSE.source_notebook(NB), COURSE.student_notebook(NB), KINDS["perfect"])
+    nb.cells.insert(1, nbformat.v4.new_code_cell("while True:\n    pass"))
+    folder = tmp_path / "class" / "spinner" / NB
+    folder.mkdir(parents=True)
+    nbformat.write(nb, folder / f"{NB}.ipynb")
+    plain = module._worker_config
+
+    def with_cpu(*args, **kwargs):
+        found = plain(*args, **kwargs)
+        found["SandboxKernelManager"]["cpu_seconds"] = 20
+        return found
+
+    monkeypatch.setattr(module, "_worker_config", with_cpu)
+    [row] = module.autograde(
+        COURSE, tmp_path / "class", workdir=tmp_path / "work", jobs=1, timeout=120
+    )
+    assert row.status == "error" and "CPU time limit (20 s of CPU per process)" in row.reason
