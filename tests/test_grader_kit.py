@@ -114,6 +114,8 @@ def test_no_model_answer_hidden_test_or_rubric_text_in_the_kit(kit):
             leaks.append((assignment, kind, "whole block", lines[0]))
         for start in range(max(1, len(lines) - 2)):
             run = "\n" + "\n".join(lines[start : start + 3]) + "\n"
+            if sum(c.isalnum() for c in run) < 20:
+                continue  # closing brackets and a call's name, e.g. ")\n)\ncheck_equal(": no answer
             if len(lines) >= 3 and run in blob:
                 if (assignment, lines[start]) not in KNOWN_LIBRARY_OVERLAPS:
                     leaks.append((assignment, kind, "3 lines", lines[start]))
