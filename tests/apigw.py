@@ -27,3 +27,20 @@ def add_jwt_authorizer(
         IdentitySource=[source],
         JwtConfiguration={"Issuer": issuer, "Audience": audience},
     )["AuthorizerId"]
+
+
+def pool_api(apigw, pool, functions: tuple[str, ...] = ("notes",)) -> str:
+    """An HTTP API whose ``GET /<function>`` routes each need a token of ``pool`` (a demo pool):
+    one JWT authorizer for the pool's app client, one Lambda integration per function. Returns
+    the API's id."""
+    api = apigw.create_api(Name="notes", ProtocolType="HTTP")["ApiId"]
+    authorizer = add_jwt_authorizer(apigw, api, "cognito", pool.issuer, [pool.client_id])
+    for function in functions:
+        apigw.create_route(
+            ApiId=api,
+            RouteKey=f"GET /{function}",
+            AuthorizationType="JWT",
+            AuthorizerId=authorizer,
+            Target=f"integrations/{add_integration(apigw, api, function)}",
+        )
+    return api

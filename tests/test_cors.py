@@ -21,7 +21,7 @@ from authlab.cloud.cognito import create_demo_pool
 from authlab.cloud.cors import CorsFront
 from authlab.cloud.gateway import Gateway
 
-from .apigw import add_integration, add_jwt_authorizer
+from .apigw import pool_api
 from .browser_requests import PREFLIGHT_HEADERS, api_call, cognito_call, preflight
 
 PAGES = sorted(PREFLIGHT_HEADERS)
@@ -41,16 +41,7 @@ def stack():
         aws.front.app = counted
         cognito, apigw = aws.client("cognito-idp"), aws.client("apigatewayv2")
         pool = create_demo_pool(cognito, endpoint_url=aws.endpoint_url)
-        api = apigw.create_api(Name="notes", ProtocolType="HTTP")["ApiId"]
-        authorizer = add_jwt_authorizer(apigw, api, "cognito", pool.issuer, [pool.client_id])
-        integration = add_integration(apigw, api, "notes")
-        apigw.create_route(
-            ApiId=api,
-            RouteKey="GET /notes",
-            AuthorizationType="JWT",
-            AuthorizerId=authorizer,
-            Target=f"integrations/{integration}",
-        )
+        api = pool_api(apigw, pool)
         gateway = Gateway(
             api,
             apigw=apigw,

@@ -19,7 +19,7 @@ from authlab.cloud.cognito import create_demo_pool
 from authlab.cloud.gateway import Gateway
 from authlab.cloud.signin import signin_url
 
-from ..apigw import add_integration, add_jwt_authorizer
+from ..apigw import pool_api
 from ..browser_requests import PREFLIGHT_HEADERS
 from .conftest import free_port
 
@@ -33,25 +33,7 @@ def stack(moto_server):
     cognito = moto_server.client("cognito-idp")
     apigw = moto_server.client("apigatewayv2")
     pool = create_demo_pool(cognito, endpoint_url=moto_server.endpoint_url)
-    api = apigw.create_api(Name="notes", ProtocolType="HTTP")["ApiId"]
-    authorizer = add_jwt_authorizer(apigw, api, "cognito", pool.issuer, [pool.client_id])
-    integration = add_integration(apigw, api, "notes")
-    apigw.create_route(
-        ApiId=api,
-        RouteKey="GET /notes",
-        AuthorizationType="JWT",
-        AuthorizerId=authorizer,
-        Target=f"integrations/{integration}",
-    )
-
-    broken = add_integration(apigw, api, "broken")
-    apigw.create_route(
-        ApiId=api,
-        RouteKey="GET /broken",
-        AuthorizationType="JWT",
-        AuthorizerId=authorizer,
-        Target=f"integrations/{broken}",
-    )
+    api = pool_api(apigw, pool, ("notes", "broken"))
 
     def notes(event, context):
         claims = event["requestContext"]["authorizer"]["jwt"]["claims"]
