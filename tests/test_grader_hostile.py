@@ -480,7 +480,7 @@ def test_memory_is_capped_for_the_sandbox_as_a_whole_where_cgroups_work(batch):
 
     seen = _said(batch, "memory-in-children", "CHILDREN")
     row = _row(batch, "memory-in-children")
-    assert row.score == FULL  # 4 x 600 MiB children, each under its own 1536 MiB RLIMIT_AS
+    assert row.score == FULL  # 4 x 500 MiB children, each under its own 1536 MiB limit
     group = cgroups.create(64, 16)
     if group is None:
         pytest.skip("no cgroups v1 here: each process is capped by RLIMIT_AS alone")
