@@ -20,7 +20,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from authlab.clock import FrozenClock
-from authlab.cloud.cognito import create_demo_pool, sign_in
+from authlab.cloud.cognito import admin_tokens, create_demo_pool, session_tokens
 from authlab.cloud.gateway import Gateway
 from authlab.cloud.gateway.config import ApiConfig, RouteConfig
 from authlab.cloud.gateway.events import function_name
@@ -104,7 +104,7 @@ def stack(moto_server):
         jwks_urls={pool.issuer: pool.jwks_url, other_pool.issuer: other_pool.jwks_url},
         is_revoked=lambda claims: claims.get("jti") in revoked,
     ).start()
-    alice = sign_in(cognito, pool.client_id, "alice", pool.user("alice").password)
+    alice = session_tokens(cognito, pool, "alice")
     yield SimpleNamespace(
         gateway=gateway,
         http=requests.Session(),
@@ -245,14 +245,20 @@ def test_tampered_token_has_a_bad_signature(stack):
 
 def test_token_of_another_pool_fails_on_the_issuer_although_moto_signed_it(stack):
     other = stack.other_pool
-    tokens = sign_in(stack.cognito, other.client_id, "alice", other.user("alice").password)
+    tokens = session_tokens(stack.cognito, other, "alice")
     # same moto key ("dummy"), so the signature verifies: only iss tells the pools apart
     assert jwt.get_unverified_header(tokens["IdToken"])["kid"] == "dummy"
     assert_unauthorized(call(stack, "/notes", tokens["IdToken"]), "wrong_issuer")
 
 
 def test_token_of_another_app_client_fails_on_the_audience(stack):
-    tokens = sign_in(stack.cognito, stack.other_client, "bob", stack.pool.user("bob").password)
+    tokens = admin_tokens(
+        stack.cognito,
+        stack.pool.pool_id,
+        stack.other_client,
+        "bob",
+        stack.pool.user("bob").password,
+    )
     for kind in ("IdToken", "AccessToken"):  # aud, and client_id when there is no aud
         response = call(stack, "/notes", tokens[kind])
         assert_unauthorized(response, "wrong_audience")

@@ -159,7 +159,8 @@ def learner_frame(tb: TracebackType | None) -> tuple[str, int, str] | None:
 def _in_one_line(error: BaseException) -> tuple[str, str]:
     """The first line of ``error``'s message, and where in the learner's code it was raised
     (`` (your code, line N: source)``, or ``""`` when no learner frame is in its traceback)."""
-    first = (str(error).strip().splitlines() or [""])[0][:160]
+    text = error.message if isinstance(error, AuthLabError) else str(error)  # hint shown apart
+    first = (str(text).strip().splitlines() or [""])[0][:160]
     reported = getattr(
         error, "learner_where", None
     )  # raised in the learner's kernel, seen by the grader's judge
@@ -373,6 +374,8 @@ def hint_for(error: BaseException) -> str | None:
                 f"{error.name} is defined by the cell that begins `{first}`: run it (and the "
                 "cells above it) first. If it is an exercise's answer cell, answer it."
             )
+    if isinstance(error, KeyError) and error.args == ("AuthenticationResult",):
+        return _challenge_hint()
     response = getattr(error, "response", None)
     if isinstance(response, dict):
         code = response.get("Error", {}).get("Code", "")
@@ -389,6 +392,29 @@ def hint_for(error: BaseException) -> str | None:
         if cls.__name__ in _NAME_HINTS:
             return _NAME_HINTS[cls.__name__]
     return None
+
+
+def _challenge_hint() -> str:
+    """What to do about a Cognito answer without ``AuthenticationResult``: name the challenge."""
+    from ..cloud.aws import last_challenge
+
+    seen = last_challenge()
+    if seen is None:
+        return (
+            "Cognito's answer has no AuthenticationResult: it asked a challenge instead of "
+            "returning tokens (print the response's ChallengeName)."
+        )
+    if seen["challenge"] == "PASSWORD_VERIFIER":
+        return (
+            f"Cognito answered {seen['operation']} with the challenge PASSWORD_VERIFIER, not "
+            "tokens: that is the SRP flow (USER_SRP_AUTH), which expects an SRP proof in "
+            "RespondToAuthChallenge. A script holding the password uses a flow that sends it."
+        )
+    return (
+        f"Cognito answered {seen['operation']} with the challenge {seen['challenge']}, not "
+        "tokens: the user has a step left (a new password, MFA). Answer it with "
+        "RespondToAuthChallenge, or give the user a permanent password."
+    )
 
 
 def install_hints(shell: Any = None) -> bool:
