@@ -81,3 +81,59 @@ def test_a_token_error_in_a_check_shows_its_hint_once():
         call(verify, "t", what="verify_id_token(...)")
     assert str(failed.value).count("Hint:") == 1
     assert "aud is 'other-app'" in str(failed.value)
+
+
+FIGURE = re.compile(r"\b(?:about|roughly|around|~)\s*\d+(?:\.\d+)?\s*(?:ms|milliseconds?)\b")
+
+
+@pytest.mark.parametrize(
+    "assignment",
+    ["04-managed-identity", "05-api-gateway-jwt-authorizer", "08-token-lifecycle"],
+)
+def test_no_measured_figure_is_written_into_markdown(assignment):
+    """Item 3: timings come from cells that measure them, never from prose."""
+    for cell_id, cell in cells(assignment).items():
+        if cell.cell_type == "markdown":
+            assert not FIGURE.search(cell.source), (cell_id, FIGURE.search(cell.source))
+
+
+def test_08_faq_names_rows_that_exist_and_prints_the_measured_lookup():
+    nb = cells("08-token-lifecycle")
+    rows = set(re.findall(r'"(\w+)": \{"replay_at_gateway"', nb["ex3_still_works"].source))
+    named = set(re.findall(r"the `(\w+)` row", nb["chapter-faq"].source))
+    assert named and named <= rows
+    assert "{extra" in nb["chapter-faq-figure"].source
+
+
+def test_05_token_storage_does_not_call_memory_safe_and_places_the_mini_project():
+    text = cells("05-api-gateway-jwt-authorizer")["token-storage"].source
+    assert "only while the page is open" not in text
+    assert "Acquisition and Extraction of New Tokens" in text
+    assert "Where the mini project stands" in text
+
+
+def test_05_no_visible_check_or_run_cell_shows_a_prediction_before_it_is_committed():
+    """Item 12: before ex2_predictions, nothing visible sends exercise 2's requests; after it, a
+    cell that does waits for PREDICTIONS."""
+    order = list(cells("05-api-gateway-jwt-authorizer").items())
+    ids = [cell_id for cell_id, _ in order]
+    committed = ids.index("ex2_predictions")
+    for position, (cell_id, cell) in enumerate(order):
+        if cell.cell_type != "code":
+            continue
+        seen = visible(cell.source)
+        if position < committed:
+            calls = seen.replace("def probe_status(", "").replace("return probe(", "")
+            assert "probe_status(" not in calls and "[0]" not in calls.split("def probe(")[-1], (
+                cell_id
+            )
+            assert "requests.get(gateway.url" not in seen, cell_id
+        elif "send(" in seen or "requests.get(gateway.url" in seen:
+            if cell_id in ("burst",) or cell_id.startswith("ex"):
+                continue
+            assert '"PREDICTIONS" not in globals()' in seen, cell_id
+
+
+def test_08_exercise_3_visible_check_reveals_no_row():
+    seen = visible(cells("08-token-lifecycle")["ex3_test_still_works"].source)
+    assert '"replay_at_gateway": True' not in seen and '"replay_at_gateway": False' not in seen
