@@ -137,3 +137,22 @@ def test_05_no_visible_check_or_run_cell_shows_a_prediction_before_it_is_committ
 def test_08_exercise_3_visible_check_reveals_no_row():
     seen = visible(cells("08-token-lifecycle")["ex3_test_still_works"].source)
     assert '"replay_at_gateway": True' not in seen and '"replay_at_gateway": False' not in seen
+
+
+def test_rotation_is_taught_in_08_and_on_the_amplify_page():
+    nb08 = cells("08-token-lifecycle")
+    assert "get_tokens_from_refresh_token" in nb08["rotation-demo"].source
+    assert "rotation=True" in nb08["rotation-demo"].source
+    assert "RFC 9700" in nb08["rotation-intro"].source
+    amplify = cells("05-api-gateway-jwt-authorizer")["signin-amplify-steps"].source
+    assert "GetTokensFromRefreshToken" in amplify and "rotation" in amplify
+
+
+def test_08_puts_the_denylist_in_a_lambda_authorizer_and_measures_the_cache_window():
+    nb = cells("08-token-lifecycle")
+    everything = "\n".join(cell.source for cell in nb.values())
+    assert "is_revoked=" not in everything  # no revocation hook on a JWT authorizer
+    setup = nb["gateway-setup"].source
+    assert 'AuthorizerType="REQUEST"' in setup and "AuthorizerResultTtlInSeconds=ttl" in setup
+    assert 'invocations["denylist-authorizer"]' in nb["measure"].source
+    assert "window" in nb["cache-window"].source
