@@ -156,3 +156,11 @@ def test_08_puts_the_denylist_in_a_lambda_authorizer_and_measures_the_cache_wind
     assert 'AuthorizerType="REQUEST"' in setup and "AuthorizerResultTtlInSeconds=ttl" in setup
     assert 'invocations["denylist-authorizer"]' in nb["measure"].source
     assert "window" in nb["cache-window"].source
+
+
+def test_04_exercise_4_asks_for_a_diagnosis_from_evidence_run_in_a_cell():
+    nb = cells("04-managed-identity")
+    assert "Diagnose" in nb["ex4-heading"].source
+    evidence = nb["ex4-evidence"].source
+    assert "teammate_verify" in evidence and 'needs_answers("exercise 1")' in evidence
+    assert "initiate_auth" not in evidence  # the evidence does not show exercise 1's call
