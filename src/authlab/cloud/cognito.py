@@ -218,11 +218,12 @@ def admin_tokens(
     exercise, which signs in the way a frontend does. A pending challenge (a temporary
     password, MFA) is reported by name instead of as a ``KeyError``.
     """
+    credentials = {"USERNAME": username, "PASSWORD": password}
     answer = cognito.admin_initiate_auth(
         UserPoolId=pool_id,
         ClientId=client_id,
         AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
+        AuthParameters=credentials,
     )
     tokens = answer.get("AuthenticationResult")
     if tokens is None:
