@@ -46,17 +46,25 @@ from ..errors import (
 )
 from ..tokens.jwks import KeySet
 from ..tokens.jws import split_token
+from ..tokens.verify import Verifier
 
 __all__ = [
     "ENTRA_ISSUER_TEMPLATE",
     "Federation",
     "FederationResult",
     "OidcProvider",
+    "SOCIAL_ISSUERS",
     "create_oidc_provider",
     "entra_claims",
     "entra_issuer",
     "federated_username",
 ]
+
+SOCIAL_ISSUERS = {
+    "Google": "https://accounts.google.com",
+    "SignInWithApple": "https://appleid.apple.com",
+}
+"""The ``iss`` of the social providers Cognito supports whose sign-in returns an OIDC ID token."""
 
 ENTRA_ISSUER_TEMPLATE = "https://login.microsoftonline.com/{tenant}/v2.0"
 """The ``iss`` of Microsoft Entra ID v2.0 tokens; ``{tenant}`` is the tenant id (``tid``)."""
@@ -122,12 +130,18 @@ class OidcProvider:
         provider = cognito.describe_identity_provider(UserPoolId=pool_id, ProviderName=name)[
             "IdentityProvider"
         ]
-        if provider.get("ProviderType") != "OIDC":
-            raise ConfigurationError(f"Identity provider {name!r} is not an OIDC provider.")
+        kind = provider.get("ProviderType")
+        if kind not in SOCIAL_ISSUERS and kind != "OIDC":
+            raise ConfigurationError(
+                f"Identity provider {name!r} is of type {kind!r}: only OIDC providers and "
+                f"{sorted(SOCIAL_ISSUERS)} sign ID tokens this exchange can verify.",
+                hint="Facebook and Login with Amazon are OAuth 2.0 only: Cognito reads their "
+                "users from their APIs, with no ID token.",
+            )
         details = provider.get("ProviderDetails", {})
         return cls(
             name=name,
-            issuer=details["oidc_issuer"],
+            issuer=details.get("oidc_issuer") or SOCIAL_ISSUERS[kind],
             client_id=details["client_id"],
             attribute_mapping=dict(provider.get("AttributeMapping", {})),
             jwks_uri=details.get("jwks_uri"),
@@ -301,15 +315,30 @@ class Federation:
         return outcome["AuthenticationResult"]
 
     def exchange(
-        self, upstream_id_token: str, *, check_upstream: CheckUpstream, map_claims: MapClaims
+        self,
+        upstream_id_token: str,
+        *,
+        check_upstream: CheckUpstream | None,
+        map_claims: MapClaims,
     ) -> FederationResult:
         """Verify the upstream ID token, check it, map it, link or create the user, issue tokens.
 
-        Raises a :class:`~authlab.errors.TokenError` (nothing is written to the pool) when the
-        token is refused.
+        ``check_upstream=None`` checks the issuer and audience with the course's strict
+        verifier (:class:`authlab.tokens.verify.Verifier`): what Cognito does for a social
+        provider such as Google. Raises a :class:`~authlab.errors.TokenError` (nothing is
+        written to the pool) when the token is refused.
         """
         claims = self.verify_signature(upstream_id_token)
-        check_upstream(claims, self.provider)
+        if check_upstream is None:
+            Verifier(
+                self.keys,
+                issuer=self.provider.issuer,
+                audience=self.provider.client_id,
+                clock=self.clock,
+                leeway=self.leeway,
+            ).verify(upstream_id_token)
+        else:
+            check_upstream(claims, self.provider)
         username, attributes = map_claims(claims, self.provider)
         created = self.link_or_create(username, attributes)
         return FederationResult(username, created, dict(attributes), self._pool_tokens(username))
