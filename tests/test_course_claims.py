@@ -42,3 +42,26 @@ def test_pyjwt_refuses_public_keys_as_hmac_secrets(kind):
         )
     with pytest.raises(jwt.InvalidKeyError):
         jwt.encode({"role": "admin"}, secret, algorithm="HS256")
+
+
+def test_00_tour_says_what_is_wrong_when_the_learner_breaks_the_answer():
+    """Issue 22 item 16: the tour asks for a learner's mistake (6 + 7) and the hint names it,
+    rather than "Multiplication, not addition" for a changed expected value."""
+    from authlab.course.feedback import CheckFailed
+
+    source = cell("00-start-here", "feedback-tour")
+    assert "6 + 7" in cell("00-start-here", "failing-check")
+    exec(compile(source, "feedback-tour", "exec"), {})  # passes as released
+    with pytest.raises(CheckFailed) as failed:
+        exec(compile(source.replace("6 * 7", "6 + 7"), "feedback-tour", "exec"), {})
+    shown = str(failed.value)
+    assert "13" in shown and "42" in shown and "operator" in shown
+
+
+def test_01_exercise_2_calls_the_learners_functions_before_the_fleet():
+    """Issue 22 item 16: an unanswered or failing issue_token/authenticate is reported by
+    call() with its hint, not by a traceback through the fleet's frames."""
+    source = cell("01-sessions-vs-tokens", "ex2_test_any_container")
+    first_fleet = source.index("Fleet(")
+    assert -1 < source.index("call(\n    issue_token") < first_fleet
+    assert -1 < source.index("call(\n    authenticate") < first_fleet
