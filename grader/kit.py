@@ -17,10 +17,14 @@ needs and nothing else:
 
 Before it returns, :func:`build_kit` reads back every file it wrote and refuses the kit
 (deleting it) if any holds an nbgrader solution or hidden-test marker or a rubric.
+:func:`solution_echoes` finds the subtler leak, a library function or data file whose text
+is a solution cell's (compared line by line after normalising spacing, quotes and comments):
+the kit's tests run it, so no graded answer ships in the library or the data.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -30,7 +34,16 @@ from pathlib import Path
 
 from .course import Course, GraderError
 
-__all__ = ["FORBIDDEN_MARKERS", "KIT_MARKER", "Kit", "build_kit", "forbidden_markers_in"]
+__all__ = [
+    "FORBIDDEN_MARKERS",
+    "KIT_MARKER",
+    "Kit",
+    "SolutionEcho",
+    "build_kit",
+    "forbidden_markers_in",
+    "normalised_lines",
+    "solution_echoes",
+]
 
 LAB_LOCK = "requirements-lab.lock"
 """The course's lock without its instructor tools; the kit installs it as ``requirements.lock``."""
@@ -195,6 +208,104 @@ def forbidden_markers_in(folder: Path) -> list[tuple[Path, str]]:
             continue
         text = path.read_bytes().decode("utf-8", "replace")
         found += [(path, marker) for marker in FORBIDDEN_MARKERS if marker in text]
+    return found
+
+
+_SOLUTION_BLOCK = re.compile(r"### BEGIN (SOLUTION|HIDDEN TESTS)\n(.*?)### END \1", re.S)
+_ECHO_LINE = 40  # letters and digits in one normalised line that make it distinctive alone
+_ECHO_PAIR = 30  # ... in two consecutive lines that make them distinctive together
+
+
+@dataclass(frozen=True)
+class SolutionEcho:
+    """A solution cell's line (or two consecutive lines) found in a file of the kit."""
+
+    file: str  # relative to the folder searched
+    assignment: str
+    cell: str  # the solution cell's id (its grade_id in the course's notebooks)
+    line: str  # the first matching line, normalised
+
+    def __str__(self) -> str:
+        return f"{self.file} holds {self.assignment} cell {self.cell!r}: {self.line}"
+
+
+def normalised_lines(text: str) -> list[str]:
+    """``text``'s non-empty lines with comments, all spacing, a trailing comma and the kind of
+    quote taken out, so a copy re-indented, re-wrapped or re-quoted still compares equal."""
+    lines = []
+    for line in text.splitlines():
+        line = re.sub(r"(^|\s)#.*$", "", line.strip())  # a comment, not a '#' inside a string
+        line = re.sub(r"\s+", "", line.replace("'", '"')).rstrip(",")
+        if line:
+            lines.append(line)
+    return lines
+
+
+def _alnum(text: str) -> int:
+    return sum(c.isalnum() for c in text)
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _searched_lines(path: Path) -> list[str]:
+    text = path.read_bytes().decode("utf-8", "replace")
+    if path.suffix == ".json":
+        try:  # a JSON file's strings, unescaped: a model answer in a question bank
+            text = "\n".join(_strings(json.loads(text)))
+        except ValueError:
+            pass
+    return normalised_lines(text)
+
+
+def solution_echoes(
+    folder: Path,
+    course: Course,
+    *,
+    under: tuple[str, ...] = ("src", "data"),
+    skip: tuple[str, ...] = ("data/submissions",),
+) -> list[SolutionEcho]:
+    """Every place under ``folder/<under>`` (but not ``skip``, which the kit leaves out)
+    that repeats a solution cell of ``course``.
+
+    A solution or hidden-test block's normalised line counts when it has at least 40
+    letters and digits and appears in a file (anywhere in it: JSON strings are searched as
+    text); two consecutive normalised lines count when they have 30 together and appear
+    consecutively. Short, generic lines (``return claims``, brackets) never count alone.
+    """
+    secrets = []
+    for assignment in course.assignments():
+        for source in course.source_notebooks(assignment):
+            for cell in json.loads(source.read_text(encoding="utf-8"))["cells"]:
+                text = "".join(cell["source"])
+                for _, body in _SOLUTION_BLOCK.findall(text):
+                    secrets.append((assignment, cell.get("id", "?"), normalised_lines(body)))
+    found = []
+    for root in (folder / name for name in under):
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            relative = path.relative_to(folder).as_posix()
+            if path.suffix in {".pyc", ".png", ".zip"} or "__pycache__" in path.parts:
+                continue
+            if any(relative == s or relative.startswith(s + "/") for s in skip):
+                continue
+            lines = _searched_lines(path)
+            joined, flat = "\n" + "\n".join(lines) + "\n", "".join(lines)
+            for assignment, cell, wanted in secrets:
+                hits = [line for line in wanted if _alnum(line) >= _ECHO_LINE and line in flat]
+                hits += [
+                    a
+                    for a, b in zip(wanted, wanted[1:], strict=False)
+                    if _alnum(a + b) >= _ECHO_PAIR and f"\n{a}\n{b}\n" in joined
+                ]
+                if hits:
+                    found.append(SolutionEcho(relative, assignment, cell, hits[0]))
     return found
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -13,8 +14,8 @@ import nbformat
 import pytest
 
 from grader.cli import main
-from grader.course import GraderError
-from grader.kit import build_kit
+from grader.course import Course, GraderError
+from grader.kit import build_kit, normalised_lines, solution_echoes
 
 from .conftest import COURSE, ROOT
 
@@ -123,6 +124,48 @@ def test_no_model_answer_hidden_test_or_rubric_text_in_the_kit(kit):
         if cell_type == "markdown":  # a model answer or a rubric: prose, each line distinctive
             leaks += [(assignment, kind, "line", line) for line in long_lines if line in blob]
     assert not leaks, leaks
+
+
+def test_no_library_function_or_data_file_repeats_a_solution_cell(kit):
+    """Issue 22 item 13: the library and the data ship no graded answer, even re-indented,
+    re-quoted or re-wrapped. A finding names the kit's file and the solution cell."""
+    echoes = solution_echoes(kit.folder, COURSE)
+    assert not echoes, "graded answers in the kit:\n" + "\n".join(map(str, echoes))
+
+
+def test_solution_echoes_finds_a_reformatted_copy_and_ignores_generic_lines(tmp_path):
+    course_root = tmp_path / "course"
+    folder = course_root / "solutions" / "01-demo"
+    folder.mkdir(parents=True)
+    body = (
+        "def read(token):\n    ### BEGIN SOLUTION\n"
+        "    header_b64, payload_b64, signature_b64 = token.split('.')\n"
+        "    return claims\n    ### END SOLUTION\n"
+    )
+    cell = {"cell_type": "code", "id": "ex1_read", "metadata": {}, "source": body}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "01-demo.ipynb").write_text(json.dumps(notebook))
+    library = course_root / "src" / "lib"
+    library.mkdir(parents=True)
+    (library / "clean.py").write_text("def f(claims):\n    return claims\n")
+    (library / "copy.py").write_text(
+        'def g(token):  # the answer again\n    header_b64,payload_b64,  signature_b64 = token.split(\n        "."\n    )\n'
+    )
+    data = course_root / "data"
+    (data / "submissions").mkdir(parents=True)
+    (data / "submissions" / "x.py").write_text(
+        "header_b64, payload_b64, signature_b64 = token.split('.')"
+    )
+    (data / "bank.json").write_text(
+        json.dumps({"a": ["header_b64, payload_b64, signature_b64 = token.split('.')"]})
+    )
+    echoes = sorted(solution_echoes(course_root, Course(course_root)), key=lambda e: e.file)
+    assert [e.file for e in echoes] == ["data/bank.json", "src/lib/copy.py"]  # re-wrapped too
+    assert str(echoes[0]).startswith("data/bank.json holds 01-demo cell 'ex1_read': ")
+    (library / "copy.py").write_text("a = 1\nheader_b64, _, signature_b64 = token.split('.')\n")
+    (data / "bank.json").write_text("{}")
+    assert solution_echoes(course_root, Course(course_root)) == []  # clean.py: 'return claims'
+    assert normalised_lines("  x = f( 'a',\n  ) # c\n\n") == ['x=f("a"', ")"]
 
 
 def test_the_kits_make_lab_installs_the_library_alone_and_trims_the_menu(kit):
