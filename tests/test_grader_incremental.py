@@ -6,10 +6,11 @@ import shutil
 
 import pytest
 
-from grader.autograde import assignment_hash, autograde, read_csv
+from grader.autograde import assignment_hash, autograde
 from grader.cli import main
 from grader.course import Course
-from grader.ledger import Ledger, files_hash, folder_hash
+from grader.records.grades import read_csv
+from grader.records.ledger import Ledger, files_hash, folder_hash
 
 from .conftest import COURSE, ROOT
 
@@ -47,7 +48,7 @@ def test_changing_an_assignments_sources_changes_its_hash(tmp_path):
 
 
 def test_the_ledger_replaces_a_submissions_outcomes(tmp_path):
-    from grader.ledger import Outcome
+    from grader.records.ledger import Outcome
 
     ledger = Ledger(tmp_path / "gradebook.db")
     assert ledger.hashes() == {} and ledger.outcomes() == {}
@@ -111,7 +112,7 @@ def test_a_receipt_dates_a_submission_only_while_its_files_match(tmp_path):
     changed afterwards makes the time unverified again, in the gradebook too."""
     from nbgrader.api import Gradebook
 
-    from grader.receipts import Receipt, write_receipts
+    from grader.records.receipts import Receipt, write_receipts
 
     submissions = tmp_path / "class"
     shutil.copytree(SAMPLES / "blank" / NB, submissions / "blank" / NB)

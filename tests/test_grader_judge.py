@@ -14,13 +14,12 @@ import re
 import nbformat
 import pytest
 
+from grader.authoring.lint import lint_course
 from grader.autograde import autograde
-from grader.feedback import write_feedback
-from grader.judge import JudgeScript, judge_script
-from grader.link import JudgeError, KernelLink, RemoteObject
-from grader.lint import lint_course
-from grader.probe import encode
-from grader.wire import (
+from grader.judge.link import JudgeError, KernelLink, RemoteObject
+from grader.judge.probe import encode
+from grader.judge.script import JudgeScript, judge_script
+from grader.judge.wire import (
     MAX_ITEMS,
     MAX_SET_ITEMS,
     RemoteRaised,
@@ -28,6 +27,7 @@ from grader.wire import (
     decode,
     rebuild_exception,
 )
+from grader.records.feedback import write_feedback
 
 from .conftest import COURSE
 from .fixtures.cheats import COST, GATEWAY, build
@@ -319,7 +319,7 @@ def test_an_aws_client_is_lent_never_copied():
 
 
 def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
-    from grader.lint import judge_problems
+    from grader.authoring.lint import judge_problems
 
     nb = nbformat.v4.new_notebook(metadata={"grader": {"judge": True}})
     lesson = nbformat.v4.new_code_cell("%matplotlib inline\nimport json\nLIMIT = 3")

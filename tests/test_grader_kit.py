@@ -12,9 +12,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.authoring.kit import build_kit
 from grader.cli import main
 from grader.course import GraderError
-from grader.kit import build_kit
 
 from .conftest import COURSE, ROOT
 
@@ -158,9 +158,11 @@ def test_the_kit_ships_the_amplify_page_built_and_its_source(kit):
 
 
 def test_a_kit_without_the_built_amplify_page_is_refused(tmp_path, monkeypatch):
-    import grader.kit
+    import grader.authoring.kit
 
-    monkeypatch.setattr(grader.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js"))
+    monkeypatch.setattr(
+        grader.authoring.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js")
+    )
     with pytest.raises(GraderError, match="Amplify page is not built.*make kit"):
         build_kit(COURSE, tmp_path / "kit")
     assert not (tmp_path / "kit").exists()

@@ -19,8 +19,8 @@ import pytest
 
 from grader.autograde import autograde
 from grader.course import Course
-from grader.feedback import write_feedback
 from grader.guard import AUTOGRADE_REFUSED, FEEDBACK_REFUSED
+from grader.records.feedback import write_feedback
 
 from ..conftest import ROOT
 from .conftest import Lab, serve_lab

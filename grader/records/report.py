@@ -1,6 +1,6 @@
 """``python -m grader report``: a class's results at a glance, as HTML and CSV.
 
-Read from the gradebook as it stands (:mod:`grader.results`), so manual grades entered in
+Read from the gradebook as it stands (:mod:`grader.records.results`), so manual grades entered in
 formgrader show at once: a student-by-assignment table, the score distribution (a plot),
 each exercise's pass rate (the share of graded notebooks with every auto-graded point of
 the exercise), the slowest notebooks, and every submission that could not be graded, with
@@ -18,9 +18,9 @@ from pathlib import Path
 
 import nbformat
 
-from .autograde import TIME_UNVERIFIED, GradeRow
-from .course import Course
-from .lint import GRADE_ID_RE
+from ..authoring.lint import GRADE_ID_RE
+from ..course import Course
+from .grades import TIME_UNVERIFIED, GradeRow
 
 __all__ = ["auto_points", "graded_percent", "student_table", "summarise", "write_report"]
 
@@ -94,7 +94,7 @@ def summarise(rows: list[GradeRow], course: Course) -> dict:
     timed = sorted((r for r in rows if r.seconds is not None), key=lambda r: -(r.seconds or 0))
     errors = [r for r in rows if r.status == "error"]
     names, table = student_table(rows)
-    from .autograde import UNSANDBOXED_NOTE
+    from .grades import UNSANDBOXED_NOTE
 
     return {
         "assignments": assignments,

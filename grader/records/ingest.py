@@ -20,7 +20,7 @@ and a ``-N`` never lets one LMS user's file replace another's under the same stu
 Student ids follow :func:`grader.course.student_id_problem`, as in ``autograde``.
 
 When each submission was received (the export's own time for its files, else the time
-``ingest`` saw them) is written to ``<out>/received.json`` (:mod:`grader.receipts`): the
+``ingest`` saw them) is written to ``<out>/received.json`` (:mod:`grader.records.receipts`): the
 gradebook takes the time from there, never from the student's ``timestamp.txt``.
 """
 
@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
-from .course import Course, GraderError, student_id_problem
+from ..course import Course, GraderError, student_id_problem
 from .receipts import iso_utc
 
 __all__ = ["IngestReport", "ingest"]
@@ -70,7 +70,7 @@ class _Candidate:
 
 def _zip_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo, cap: int) -> bytes | str:
     """The bytes of one zip entry, or why it is refused (a link, or too large unpacked)."""
-    from .staging import human_size
+    from ..staging import human_size
 
     if stat.S_ISLNK(info.external_attr >> 16):
         return "a symbolic link, not read"
@@ -87,7 +87,7 @@ def _entries(export: Path):
     for every file of a folder or zip: the time is the export's own record of the file (a
     zip entry's time, a file's modification time), never the student's. Links are not
     followed; sizes are capped as in :mod:`grader.staging`."""
-    from .staging import MAX_FILE_BYTES, MAX_NOTEBOOK_BYTES, read_submission
+    from ..staging import MAX_FILE_BYTES, MAX_NOTEBOOK_BYTES, read_submission
 
     def cap(name: str) -> int:
         return MAX_NOTEBOOK_BYTES if name.endswith(".ipynb") else MAX_FILE_BYTES
@@ -194,7 +194,7 @@ def _lms_name(base: str) -> tuple[str | None, str | None, str | None] | str:
 def ingest(course: Course, export: Path, out: Path) -> IngestReport:
     """Copy the files of ``export`` (folder or zip) into ``out`` as nbgrader's submitted layout."""
     notebooks = {n: a for a in course.assignments() for n in course.notebook_names(a)}
-    from .integrity import notebook_spec
+    from ..authoring.integrity import notebook_spec
 
     ids = {
         src.stem: (a, set(notebook_spec(src, src).cell_ids))

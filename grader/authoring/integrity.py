@@ -22,7 +22,7 @@ from pathlib import Path
 
 import nbformat
 
-from .judge import judge_script
+from ..judge.script import judge_script
 
 __all__ = [
     "AssignmentSpec",
@@ -45,7 +45,9 @@ class NotebookSpec:
     code_cells: int = 0
     order: list[tuple[str, str]] = field(default_factory=list)  # released (cell id, grade_id)
     released: dict[str, dict] = field(default_factory=dict)  # grade_id -> released graded cell
-    judge: dict | None = None  # the judge script (grader.judge.JudgeScript.to_dict()), if judged
+    judge: dict | None = (
+        None  # the judge script (grader.judge.script.JudgeScript.to_dict()), if judged
+    )
 
 
 @dataclass
@@ -116,7 +118,7 @@ def notebook_spec(released: Path, source: Path) -> NotebookSpec:
 
 
 def judged(nb) -> bool:
-    """Whether a source notebook's graded tests run in the judge (:mod:`grader.judge`).
+    """Whether a source notebook's graded tests run in the judge (:mod:`grader.judge.script`).
 
     A notebook opts in with ``{"grader": {"judge": true}}`` in its metadata, once its tests
     only reach the learner's work through the names its answer cells define.

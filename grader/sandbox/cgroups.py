@@ -1,6 +1,6 @@
 """Limits on a sandbox's processes taken together, with cgroups v1 (root, where mounted).
 
-rlimits (:class:`grader.bwrap.Limits`) bound each process; a cgroup bounds the sandbox as a
+rlimits (:class:`grader.sandbox.bwrap.Limits`) bound each process; a cgroup bounds the sandbox as a
 whole: its memory (tmpfs pages included), its number of tasks, and its CPU share (at most
 one CPU, so busy loops cannot starve the classmates graded beside it). A group is created
 under the grader's own cgroup of each controller (so a container's limits still apply

@@ -1,7 +1,7 @@
 """The kernel each student's notebook is graded in, and what it can reach.
 
 By default (``sandbox=True``) every kernel runs in an OS sandbox of its own,
-:class:`grader.bwrap.Sandbox` (bubblewrap): its own unprivileged uid in a user namespace
+:class:`grader.sandbox.bwrap.Sandbox` (bubblewrap): its own unprivileged uid in a user namespace
 (and, when the grader runs as root, an unprivileged uid outside too), new pid, network,
 ipc, mount and uts namespaces (loopback only: a moto server on 127.0.0.1 works, nothing
 else is reachable), read-only views of only the interpreter, the virtual environment, the
@@ -33,7 +33,7 @@ sockets; scores are computed in the parent from the gradebook (:mod:`grader.grad
 With ``sandbox=False`` (``autograde --no-sandbox``, for trusted work only, and labelled
 so in every output) a kernel is an ordinary child process of the worker, as the same user:
 the old safety belts apply (a scratch working folder and ``HOME``, ``RLIMIT_AS`` and a
-Python-level loopback-only socket guard from ``sandbox_site/sitecustomize.py``), and they
+Python-level loopback-only socket guard from ``grader/sandbox/site/sitecustomize.py``), and they
 stop mistakes, not an attacker.
 """
 
@@ -70,7 +70,7 @@ __all__ = [
     "take_stopped",
 ]
 
-SITE_DIR = Path(__file__).with_name("sandbox_site")
+SITE_DIR = Path(__file__).with_name("site")
 """The folder put first on the kernel's ``PYTHONPATH`` (it holds ``sitecustomize.py``)."""
 
 MAX_OUTPUT_CHARS = 2_000_000
@@ -319,7 +319,7 @@ class SandboxKernelManager(AsyncKernelManager):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._ipc_dir: Path | None = None
-        self._group = None  # grader.cgroups.Group, when cgroups v1 are usable here
+        self._group = None  # grader.sandbox.cgroups.Group, when cgroups v1 are usable here
         self._exit_code: int | None = None  # the kernel's, when it ended on its own
         self._exit_polled = False
         self.client_factory = CappedKernelClient
@@ -334,7 +334,7 @@ class SandboxKernelManager(AsyncKernelManager):
             self.connection_file = str(self._ipc_dir / "kernel.json")
 
     def limits(self):
-        """This kernel's :class:`grader.bwrap.Limits`."""
+        """This kernel's :class:`grader.sandbox.bwrap.Limits`."""
         from .bwrap import Limits
 
         return Limits(self.memory_mb, self.processes, self.cpu_seconds, self.disk_mb)
@@ -349,8 +349,8 @@ class SandboxKernelManager(AsyncKernelManager):
             )
             await super()._async_launch_kernel(kernel_cmd, **kw)
             return
+        from ..staging import read_submission
         from .bwrap import Sandbox, course_readonly, grant_ipc_dir, require
-        from .staging import read_submission
 
         require()  # once per process: on a Dask worker, its own machine is checked here
         assert self.kernel_spec is not None and self._ipc_dir is not None
@@ -358,7 +358,7 @@ class SandboxKernelManager(AsyncKernelManager):
         grant_ipc_dir(Path(self.connection_file))  # written by us: the kernel must read it
         cwd = kw.get("cwd")
         files = read_submission(Path(cwd)).files if cwd else {}
-        from . import cgroups
+        from ..sandbox import cgroups
 
         if self._group is None:
             self._group = cgroups.create(self.memory_mb, self.processes)

@@ -1,9 +1,9 @@
 """The judge as a process: one per graded notebook, forked from a warm judge per worker.
 
-:class:`JudgeRun` starts a notebook's judge (:mod:`grader.judge`) as soon as the notebook's
+:class:`JudgeRun` starts a notebook's judge (:mod:`grader.judge.script`) as soon as the notebook's
 kernel is up, so the lessons it replays before the first answer run while the student's
 notebook still runs; :meth:`JudgeRun.finish` says the notebook has run and collects the
-verdicts. The judge is forked from a warm process (``python -m grader.judge_server
+verdicts. The judge is forked from a warm process (``python -m grader.judge.server
 --serve``) that has imported :data:`PRELOAD` once for its worker; the worker's word to go
 reaches the forked judge through a pipe of its own, relayed by the warm parent.
 """
@@ -23,9 +23,9 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict
 
-from .judge import JudgeScript, Verdict, run_script
 from .link import JudgeError, KernelLink
 from .netns import NetworkIsolationError, isolate
+from .script import JudgeScript, Verdict, run_script
 
 __all__ = ["PRELOAD", "JudgeRun", "main", "serve"]
 
@@ -54,7 +54,7 @@ class JudgeRun:
     answer run while the learner's notebook still runs in its kernel.
 
     Forked from this worker's warm judge (:func:`serve`), which has imported
-    :data:`PRELOAD` once; where ``fork`` is missing, a fresh ``python -m grader.judge`` runs
+    :data:`PRELOAD` once; where ``fork`` is missing, a fresh ``python -m grader.judge.script`` runs
     it all in :meth:`finish`. ``timeout`` bounds each call into the learner's kernel;
     ``folder`` is one the kernel sees too (the judge's socket goes there).
     """
@@ -107,7 +107,7 @@ class JudgeRun:
 def _ask_process(request: dict, limit: float) -> str:
     try:
         done = subprocess.run(
-            [sys.executable, "-m", "grader.judge_server"],
+            [sys.executable, "-m", "grader.judge.server"],
             input=json.dumps(request).encode(),
             capture_output=True,
             timeout=limit,
@@ -127,7 +127,7 @@ def _send(data: bytes) -> bool:
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen(
-            [sys.executable, "-m", "grader.judge_server", "--serve"],
+            [sys.executable, "-m", "grader.judge.server", "--serve"],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
@@ -179,7 +179,7 @@ def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
     """Judge one request in this process; the reply line (``{"verdicts": ...}``).
 
     When the kernel is sandboxed (its channels are Unix sockets), this process first moves
-    into a network of its own, loopback only (:func:`grader.netns.isolate`): nothing the
+    into a network of its own, loopback only (:func:`grader.judge.netns.isolate`): nothing the
     judge runs or lends can reach another host. Without the sandbox (``--no-sandbox``,
     trusted work) the kernel listens on the machine's loopback and the judge keeps it.
     """
@@ -261,7 +261,7 @@ def serve() -> None:
 
 
 def main() -> int:
-    """``python -m grader.judge_server``: a request on stdin, the reply line on stdout.
+    """``python -m grader.judge.server``: a request on stdin, the reply line on stdout.
 
     With ``--serve``, the warm judge of :func:`serve` (one request per line, forever).
     """

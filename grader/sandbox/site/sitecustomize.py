@@ -1,6 +1,6 @@
 """Loaded by every Python process of a kernel graded with ``--no-sandbox`` (put on PYTHONPATH).
 
-With the OS sandbox (the default, :mod:`grader.bwrap`) this file is not used: the kernel
+With the OS sandbox (the default, :mod:`grader.sandbox.bwrap`) this file is not used: the kernel
 has no network but loopback and its limits are rlimits and cgroups set outside it. Without
 the sandbox (trusted work only) it does nothing unless ``GRADER_SANDBOX=1``. Then it
 
@@ -11,7 +11,7 @@ the sandbox (trusted work only) it does nothing unless ``GRADER_SANDBOX=1``. The
 
 What it does not stop: code that bypasses Python's ``socket`` module (ctypes, a C extension,
 a non-Python program started with ``subprocess``), or raising the limit as root. It guards
-against mistakes, not attackers: see :mod:`grader.sandbox`.
+against mistakes, not attackers: see :mod:`grader.sandbox.kernel`.
 """
 
 import os

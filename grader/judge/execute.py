@@ -2,7 +2,7 @@
 
 :class:`JudgedExecute` runs a submitted notebook in the sandboxed kernel as nbgrader's
 ``Execute`` does, except for the graded test cells of a notebook that has a judge script
-(:mod:`grader.judge`): those are never sent to the kernel, so hidden tests never enter the
+(:mod:`grader.judge.script`): those are never sent to the kernel, so hidden tests never enter the
 sandbox. Once the last cell has run, the judge replays the instructor's notebook against the
 kernel and each test cell gets its verdict as output: nothing for a pass but a line saying
 so, an error output with the judge's message for a failure. nbgrader's own ``SaveAutoGrades``
@@ -17,10 +17,10 @@ from nbformat import NotebookNode
 from nbformat.v4 import new_output
 from traitlets import Dict
 
-from .judge import VISIBLE_PASSED, JudgeScript
-from .judge_server import JudgeRun
+from ..sandbox.kernel import SandboxExecute
 from .link import JudgeError
-from .sandbox import SandboxExecute
+from .script import VISIBLE_PASSED, JudgeScript
+from .server import JudgeRun
 
 __all__ = ["PASSED_TEXT", "JudgeFailed", "JudgedExecute"]
 
@@ -33,7 +33,7 @@ class JudgeFailed(RuntimeError):
 
 
 class JudgedExecute(SandboxExecute):
-    """Execute, with graded test cells judged by :mod:`grader.judge` (see the module)."""
+    """Execute, with graded test cells judged by :mod:`grader.judge.script` (see the module)."""
 
     scripts = Dict(
         {}, help="notebook name -> judge script (JudgeScript.to_dict()); others run as usual"

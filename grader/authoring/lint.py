@@ -9,7 +9,7 @@ Checked for each source notebook and its student version:
   that exercise's cells, and every graded cell belongs to a headed exercise;
 * the notebook opens with its objectives and minutes and closes with what comes next;
 * the student version holds no solution, no hidden test and no marker of either;
-* a notebook with graded tests is graded by the judge (:mod:`grader.judge`): every name a
+* a notebook with graded tests is graded by the judge (:mod:`grader.judge.script`): every name a
   test cell reads is defined by a lesson cell, an answer cell or an earlier test cell of
   the source, so the test runs in the judge, which has the instructor's lessons and only the
   learner's answers (a test reading what the learner's kernel alone holds would fail
@@ -26,7 +26,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course
+from ..course import Course
 
 __all__ = ["Problem", "judge_problems", "lint_course", "lint_notebook", "lint_release"]
 
@@ -174,7 +174,7 @@ def judge_problems(path: Path) -> list[Problem]:
                 Problem(
                     path,
                     'graded tests must run in the judge: add {"grader": {"judge": true}} to the '
-                    "notebook's metadata (grader/judge.py says how tests reach the answers)",
+                    "notebook's metadata (grader/judge/script.py says how tests reach the answers)",
                 )
             ]
         return []

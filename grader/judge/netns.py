@@ -1,6 +1,6 @@
 """A network of its own for the judge: loopback only, as in the sandbox.
 
-The judge (:mod:`grader.judge_server`) runs no learner code, but it serves the learner's
+The judge (:mod:`grader.judge.server`) runs no learner code, but it serves the learner's
 kernel: the lesson objects it lends run the kernel's requests in the judge's process, and
 the lessons it replays start local servers (moto, identity providers, the API Gateway)
 that fetch what they are told to. :func:`isolate` moves the process into a new network

@@ -19,8 +19,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course
-from .samples import solution_text
+from ..course import Course, solution_text
 
 __all__ = ["WrittenAnswer", "rubric_text", "write_rubrics", "written_answers"]
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import nbformat
 
-from .course import Course, GraderError
+from ..course import Course, GraderError
 
 __all__ = ["normalise_notebook", "release"]
 

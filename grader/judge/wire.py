@@ -1,6 +1,6 @@
 """What comes back from the learner's kernel, read as data and nothing else.
 
-:func:`decode` rebuilds the values :mod:`grader.probe` encodes (JSON with a few tags) and
+:func:`decode` rebuilds the values :mod:`grader.judge.probe` encodes (JSON with a few tags) and
 refuses anything else; :func:`rebuild_exception` turns a described exception into one the
 judge's tests can catch by class, without importing anything on the learner's say-so.
 """
@@ -85,7 +85,7 @@ def decode(
     deadline: float | None = None,
     max_items: int = MAX_ITEMS,
 ) -> Any:
-    """A value sent by :func:`grader.probe.encode`, rebuilt; anything else raises ``ValueError``.
+    """A value sent by :func:`grader.judge.probe.encode`, rebuilt; anything else raises ``ValueError``.
 
     ``$handle`` and ``$lent`` tags are given to ``resolve(tag, body)`` (the link to the
     kernel makes them stand-ins and the judge's own objects); without it they are refused.
@@ -211,7 +211,7 @@ def _known_class(entry: str) -> type[Exception] | None:
 
 
 def rebuild_exception(info: dict, classes: dict[str, type] | None = None) -> Exception:
-    """The learner's exception (:mod:`grader.probe`'s ``raised``) as an exception here.
+    """The learner's exception (:mod:`grader.judge.probe`'s ``raised``) as an exception here.
 
     ``classes`` maps the ``judge_class`` attribute of an exception the judge's own lent
     object raised (an AWS error) back to its class, so a test can expect that class.

@@ -1,7 +1,7 @@
 """A check never rewards guessing: hidden checks must fail an answer that memorized the visible ones.
 
 For every judged source notebook, :func:`memorizer_problems` grades the solution in the
-judge (:mod:`grader.judge`), as ``autograde`` does, with a :class:`Memorizer` watching:
+judge (:mod:`grader.judge.script`), as ``autograde`` does, with a :class:`Memorizer` watching:
 
 * while a test cell's visible checks run, every call they make to an answer function (the
   names the solution's answer cells define) is recorded with its arguments and the
@@ -20,7 +20,7 @@ A test whose checks call no answer function with arguments (a prediction kept in
 variable, or returned by a function of no arguments) is not about an answer function and is
 not tried.
 
-The judge runs in a subprocess of its own (``python -m grader.memorize SOURCE``), against a
+The judge runs in a subprocess of its own (``python -m grader.authoring.memorize SOURCE``), against a
 local kernel that runs the solution notebook: it is the instructor's own code, so no sandbox.
 """
 
@@ -40,9 +40,8 @@ from typing import Any
 
 import nbformat
 
-from .course import Course
+from ..course import Course, solution_text
 from .lint import Problem
-from .samples import solution_text
 
 __all__ = [
     "GUESSES",
@@ -73,7 +72,7 @@ class Recorded:
 
 @dataclass
 class Memorizer:
-    """The :class:`grader.judge.Watch` that records visible calls and tries memorizers."""
+    """The :class:`grader.judge.script.Watch` that records visible calls and tries memorizers."""
 
     answers: list[str]
     guesses: int = GUESSES
@@ -271,9 +270,9 @@ def memorizer_report(path: Path) -> dict:
     """
     from jupyter_client.manager import KernelManager
 
+    from ..judge.link import KernelLink
+    from ..judge.script import judge_script, run_script
     from .integrity import judged
-    from .judge import judge_script, run_script
-    from .link import KernelLink
 
     nb = nbformat.read(path, as_version=4)
     script = judge_script(nb)
@@ -325,7 +324,7 @@ def memorizer_problems(path: Path) -> list[Problem]:
     """The tests of a source notebook whose hidden checks an answer memorizing the visible
     ones passes (and the tests its solution fails in the judge): one problem each."""
     done = subprocess.run(
-        [sys.executable, "-m", "grader.memorize", str(path)],
+        [sys.executable, "-m", "grader.authoring.memorize", str(path)],
         capture_output=True,
         check=False,
         text=True,
@@ -379,7 +378,7 @@ def lint_answers(course: Course) -> list[Problem]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m grader.memorize SOURCE``: print :func:`memorizer_report` as one JSON line
+    """``python -m grader.authoring.memorize SOURCE``: print :func:`memorizer_report` as one JSON line
     (what the lessons print goes nowhere)."""
     args = sys.argv[1:] if argv is None else argv
     out = os.dup(1)

@@ -15,9 +15,9 @@ What a cell holds:
 ``total`` is empty when any of the student's cells is.
 
 The last column, ``time_unverified``, names the student's assignments whose time of
-submission comes from no record the student does not write (see :mod:`grader.receipts`):
+submission comes from no record the student does not write (see :mod:`grader.records.receipts`):
 their late penalties, if any, are not to be trusted. Every cell is escaped against
-spreadsheet formulas (:mod:`grader.safecsv`).
+spreadsheet formulas (:mod:`grader.records.safecsv`).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .autograde import GradeRow
+from .grades import GradeRow
 
 __all__ = ["PENDING_CHOICES", "UNVERIFIED_COLUMN", "ExportSummary", "export_grades", "wide_table"]
 

@@ -11,7 +11,7 @@ needs to decide and to explain, so two tables of our own live in the same SQLite
   reason an instructor can act on, and the seconds spent, so the CSV and the report can
   cover the whole class without grading it again.
 * ``grader_received``: per student and assignment, when it was received (ISO 8601 UTC, or
-  NULL: *time unverified*) and where that time comes from (:mod:`grader.receipts`).
+  NULL: *time unverified*) and where that time comes from (:mod:`grader.records.receipts`).
 
 Only the parent process writes here, as for the rest of the gradebook.
 """
@@ -61,7 +61,7 @@ def folder_hash(folder: Path) -> str:
     Files are read by :func:`grader.staging.read_submission` (no link followed, sizes
     capped); a refused file counts by its name and the reason it was refused.
     """
-    from .staging import read_submission
+    from ..staging import read_submission
 
     staged = read_submission(folder)
     pairs = [(name, data) for name, data in staged.files.items()]

@@ -1,9 +1,9 @@
 """The judge's hands inside the learner's kernel: call an answer, read a value, send back data.
 
 This file is never imported by the grader to judge anything: its *source text* is sent to the
-learner's (sandboxed) kernel with each request of :mod:`grader.judge`, and runs there, where
+learner's (sandboxed) kernel with each request of :mod:`grader.judge.script`, and runs there, where
 the learner's code could change anything it does. Nothing it sends back is trusted: the judge
-reads the reply as plain data (:func:`grader.wire.decode`), with size and depth limits, and
+reads the reply as plain data (:func:`grader.judge.wire.decode`), with size and depth limits, and
 decides pass or fail itself. The worst a hostile notebook can do to its own replies is make
 them wrong or unreadable, which fails its own tests.
 

@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from .course import Course, GraderError
+from ..course import Course, GraderError
 
 __all__ = ["FORBIDDEN_MARKERS", "KIT_MARKER", "Kit", "build_kit", "forbidden_markers_in"]
 

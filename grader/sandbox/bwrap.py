@@ -22,7 +22,7 @@
   times the memory limit plus :data:`AS_HEADROOM_MB`), processes and threads
   (``RLIMIT_NPROC``, only when it has a uid of its own: the count is per real uid), CPU
   seconds (``RLIMIT_CPU``), file size (``RLIMIT_FSIZE``), no core files; and, as root where
-  cgroups v1 are mounted, in cgroups of its own (:mod:`grader.cgroups`: resident memory of
+  cgroups v1 are mounted, in cgroups of its own (:mod:`grader.sandbox.cgroups`: resident memory of
   all its processes together, tasks, one CPU);
 * killed as a whole: the pid namespace dies with its first process, and everything in it
   with ``bwrap``'s parent (``--die-with-parent``).
@@ -45,7 +45,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from .course import GraderError
+from ..course import GraderError
 
 __all__ = [
     "AS_FACTOR",
@@ -110,7 +110,7 @@ class Limits:
     """What one sandbox may use; each applies to every process in it.
 
     ``memory_mb`` is resident memory: of the whole sandbox where cgroups work
-    (:mod:`grader.cgroups`), and of what each process allocates (``RLIMIT_DATA``) everywhere,
+    (:mod:`grader.sandbox.cgroups`), and of what each process allocates (``RLIMIT_DATA``) everywhere,
     so that one runaway allocation ends in ``MemoryError``.
     """
 
@@ -183,7 +183,7 @@ class Sandbox:
     files: Mapping[str, bytes] = field(default_factory=dict)
     limits: Limits = field(default_factory=Limits)
     readonly: tuple[Path, ...] = ()
-    cgroup_fds: tuple[int, ...] = ()  # ``cgroup.procs`` of its groups (grader.cgroups)
+    cgroup_fds: tuple[int, ...] = ()  # ``cgroup.procs`` of its groups (grader.sandbox.cgroups)
     _fds: list[int] = field(default_factory=list, init=False, repr=False)
 
     def _data_fd(self, data: bytes) -> int:

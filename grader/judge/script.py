@@ -1,14 +1,14 @@
 """The judge: every graded test of a notebook, run outside the learner's kernel.
 
 While a notebook is graded, the learner's code runs in its own sandboxed kernel; the graded
-test cells are never sent there (:mod:`grader.judged_execute`). The judge, a separate
-process that never runs learner code (:mod:`grader.judge_server`), replays the
+test cells are never sent there (:mod:`grader.judge.execute`). The judge, a separate
+process that never runs learner code (:mod:`grader.judge.server`), replays the
 *instructor's* notebook, taken from the course's sources:
 
 * lesson cells run here, as the instructor wrote them (the learner's copies are ignored);
 * an answer cell is not run: each name the solution defines there is bound to the learner's
-  version, reached through the kernel (:mod:`grader.link`). A function becomes a
-  :class:`~grader.link.RemoteObject` (its arguments go in as a pickle made here, its result
+  version, reached through the kernel (:mod:`grader.judge.link`). A function becomes a
+  :class:`~grader.judge.link.RemoteObject` (its arguments go in as a pickle made here, its result
   comes back as plain data, an exception as its class names and message); a value is read
   once, as plain data;
 * before the learner's code runs, the kernel gets the judge's lesson values (ids, keys,
@@ -35,8 +35,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from ..course import solution_text
 from .link import JudgeError, KernelLink, RemoteObject, Unreadable
-from .samples import solution_text
 from .wire import RemoteRaised
 
 __all__ = [
@@ -318,7 +318,7 @@ def _run_part(shell: Any, part: str) -> BaseException | None:
 
 
 class Watch(Protocol):
-    """What :func:`run_script` lets the course's own checks see (:mod:`grader.memorize`)."""
+    """What :func:`run_script` lets the course's own checks see (:mod:`grader.authoring.memorize`)."""
 
     def visible(self, step: JudgeStep, ns: dict) -> contextlib.AbstractContextManager:
         """Entered while ``step``'s visible checks run in namespace ``ns``."""
@@ -337,7 +337,7 @@ def _share(ns: dict, lessons: dict[str, Any], answers: set[str], link: KernelLin
     the tests see (ids, keys, issuers, AWS clients). Only names a lesson cell bound, still
     bound to the lesson's value: never a name a test cell set (a hidden check's inputs and
     expected values stay in the judge). Values are copied, or lent when they cannot be
-    and :meth:`~grader.link.KernelLink.may_lend` allows (an AWS client); the kernel keeps
+    and :meth:`~grader.judge.link.KernelLink.may_lend` allows (an AWS client); the kernel keeps
     its own modules, functions and classes (they read the values given here), the
     learner's names and whatever it cannot load."""
     values = {}

@@ -9,27 +9,15 @@ with every answer cell filled from the solution; *partial* answers exercise 1 on
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 
-from .course import Course, notebook_points
+from ..course import Course, notebook_points, solution_text
 from .lint import GRADE_ID_RE
 
-__all__ = ["KINDS", "fill_answers", "solution_text", "write_samples"]
-
-_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
-
-
-def solution_text(source: str) -> str:
-    """A solution cell's source with nbgrader's solution markers removed.
-
-    In a written answer, a ``**Rubric`` section (for graders only) is left out.
-    """
-    text = _MARKERS.sub("", source)
-    return text.split("**Rubric", 1)[0].rstrip() + "\n" if "**Rubric" in text else text
+__all__ = ["KINDS", "fill_answers", "write_samples"]
 
 
 def fill_answers(

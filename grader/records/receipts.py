@@ -6,7 +6,7 @@ uses it. ``grader ingest`` writes ``received.json`` at the top of the submission
 (beside the student folders, which only the grader writes): per student and assignment,
 the time the LMS export gives the files (a zip entry's time, or a file's time in an
 exported folder; else the time ``ingest`` saw them), where that time came from, and the
-SHA-256 of the submission's files as placed (:func:`grader.ledger.folder_hash`).
+SHA-256 of the submission's files as placed (:func:`grader.records.ledger.folder_hash`).
 
 ``autograde`` trusts a receipt only while the files still hash to it: a file changed or
 added by hand afterwards makes the time *unverified*, as is every submission without a
@@ -55,7 +55,7 @@ def iso_utc(moment: datetime | float) -> str:
 def read_receipts(submissions: Path) -> dict[tuple[str, str], Receipt]:
     """The receipts of ``submissions`` (``{}`` when it has none; a file that is a link, too
     large or unreadable counts as none, with a warning: every time is then unverified)."""
-    from .staging import StagingError, read_regular
+    from ..staging import StagingError, read_regular
 
     path = submissions / RECEIPTS_FILE
     try:

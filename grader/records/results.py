@@ -4,7 +4,7 @@ Every score comes from nbgrader's own tables (``Grade.auto_score``, ``manual_sco
 ``extra_credit``; the same ``Grade.score`` formgrader shows), so a written answer graded in
 formgrader, or a comment typed there, reaches ``grades.csv``, the report and the export at
 once, without autograding again. What nbgrader cannot tell (a submission that could not be
-graded, and why; the seconds spent) comes from :mod:`grader.ledger`.
+graded, and why; the seconds spent) comes from :mod:`grader.records.ledger`.
 
 A grade is *pending* while it has neither an automatic nor a manual score: its points are
 still to be graded by hand. Pending points are not part of ``score``, and they are reported
@@ -16,9 +16,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .autograde import GradeRow
+from ..authoring.lint import GRADE_ID_RE
+from .grades import GradeRow
 from .ledger import Ledger
-from .lint import GRADE_ID_RE
 
 __all__ = ["CellGrade", "NotebookGrades", "class_rows", "notebook_grades", "pending_note"]
 

@@ -2,7 +2,7 @@
 
 The page goes exercise by exercise: the student's own answer cells (what they wrote, and
 the manual grader's comment on it), then each check of the exercise with its points, the
-outcome and the message: the verdict of the grader's judge (:mod:`grader.judge`), or the
+outcome and the message: the verdict of the grader's judge (:mod:`grader.judge.script`), or the
 exception's name and text, never what the student's code printed during a test, never a
 traceback and never a line of the cell's source, so hidden tests stay hidden (nbgrader's
 own feedback shows them: its issue #917). When a cell also ran hidden checks the page says
@@ -24,7 +24,7 @@ from pathlib import Path
 
 import nbformat
 
-from .lint import GRADE_ID_RE
+from ..authoring.lint import GRADE_ID_RE
 
 __all__ = ["answer_cells", "cell_outcomes", "points_phrase", "render_feedback", "write_feedback"]
 
@@ -281,7 +281,7 @@ def write_feedback(
     """Write a page for every autograded notebook under ``work`` (optionally filtered)."""
     from nbgrader.api import Gradebook, MissingEntry
 
-    from .autograde import UNSANDBOXED_NOTE
+    from .grades import UNSANDBOXED_NOTE
     from .ledger import Ledger
 
     outcomes = Ledger(work / "gradebook.db").outcomes()

@@ -1,7 +1,7 @@
 """The judge's link to the learner's kernel: requests out, plain data back, lent objects served.
 
-:class:`KernelLink` sends :mod:`grader.probe`'s source with each request, over the kernel's
-own (sandboxed) connection, and reads the reply as data (:mod:`grader.wire`). It stands the
+:class:`KernelLink` sends :mod:`grader.judge.probe`'s source with each request, over the kernel's
+own (sandboxed) connection, and reads the reply as data (:mod:`grader.judge.wire`). It stands the
 learner's objects in as :class:`RemoteObject`\\ s and *lends* the judge's own objects that a
 learner's code needs but must not copy (an AWS client, a token service that counts its
 refreshes): the kernel gets a stand-in, and each use of it is a question the kernel asks over
@@ -47,7 +47,7 @@ MAX_REPLY_CHARS = 8_000_000
 
 STOPPED_REPLY = "the grader stopped reading your kernel's reply"
 """How the message of a check starts when the judge refused to finish reading a reply
-(:class:`grader.wire.ReplyStopped`); :mod:`grader.stopped` names it in the row's reason."""
+(:class:`grader.judge.wire.ReplyStopped`); :mod:`grader.stopped` names it in the row's reason."""
 
 _PROBE = Path(__file__).with_name("probe.py").read_text(encoding="utf-8")
 
@@ -136,7 +136,7 @@ class KernelLink:
             self.dead = f"the grader could not reach your kernel: {exc}"
 
     def _connect(self, folder: Path) -> None:
-        """Listen in ``folder``, have the kernel start :mod:`grader.probe` and connect."""
+        """Listen in ``folder``, have the kernel start :mod:`grader.judge.probe` and connect."""
         path = folder / f"judge-{secrets.token_hex(6)}.sock"
         listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -178,7 +178,7 @@ class KernelLink:
     def forward(self) -> None:
         """Make the judge's new local servers (its moto, its identity providers) reachable from
         the kernel at the same ``127.0.0.1:port``: where the kernel has a network of its own
-        (the sandbox), :mod:`grader.probe` listens there and relays to the judge, which
+        (the sandbox), :mod:`grader.judge.probe` listens there and relays to the judge, which
         connects only to ports this process listens on."""
         ports = sorted(_own_listening_ports() - self._forwarded)
         if not ports or self.sock is None:
@@ -274,7 +274,7 @@ class KernelLink:
 
     def decode(self, data: Any, what: str) -> Any:
         """``data`` from the kernel, rebuilt (stand-ins for its objects, lent ones for ours),
-        within the deadline of the call it answers and :mod:`grader.wire`'s caps."""
+        within the deadline of the call it answers and :mod:`grader.judge.wire`'s caps."""
         try:
             return decode(data, 0, self._resolve, deadline=self._deadline)
         except ReplyStopped as exc:
@@ -340,7 +340,7 @@ class KernelLink:
     # -- requests -----------------------------------------------------------------------------
 
     def request(self, op: str, **fields: Any) -> dict:
-        """One request to :mod:`grader.probe` in the kernel, and its reply as JSON data.
+        """One request to :mod:`grader.judge.probe` in the kernel, and its reply as JSON data.
 
         While the learner's code runs, the kernel may ask about objects the judge lent: each
         question is answered here, until the reply comes.
