@@ -22,7 +22,7 @@ from .link import JudgeError
 from .script import VISIBLE_PASSED, JudgeScript
 from .server import JudgeRun
 
-__all__ = ["PASSED_TEXT", "JudgeFailed", "JudgedExecute"]
+__all__ = ["PASSED_TEXT", "JudgeFailed", "JudgedExecute", "unanswered_names"]
 
 PASSED_TEXT = "passed (judged by the grader, outside your notebook's kernel)\n"
 """The output a passed test cell gets."""
@@ -43,6 +43,8 @@ class JudgedExecute(SandboxExecute):
         name = ((resources or {}).get("metadata") or {}).get("name", "")
         data = self.scripts.get(name)
         self._script = JudgeScript.from_dict(data) if data else None
+        if self._script is not None:
+            self._script.unanswered = unanswered_names(self._script, nb)
         self._judged = {t.grade_id for t in self._script.tests} if self._script else set()
         self._skipped = (
             {s.grade_id for s in self._script.steps if s.kind == "test"} if self._script else set()
@@ -102,6 +104,24 @@ class JudgedExecute(SandboxExecute):
                 if verdict is not None and verdict.visible_passed:
                     line = f"{VISIBLE_PASSED} A hidden check failed.\n"
                     cell.outputs.insert(0, new_output("stream", name="stdout", text=line))
+
+
+def unanswered_names(script: JudgeScript, nb: NotebookNode) -> list[str]:
+    """The answer names of ``script`` whose answer cell in the submitted ``nb`` still raises
+    ``NotImplementedError`` at its top level (read from the cell's source, never run)."""
+    from authlab.course.feedback import raises_not_implemented
+
+    sources = {
+        cell.get("metadata", {}).get("nbgrader", {}).get("grade_id", ""): cell.source
+        for cell in nb.cells
+        if cell.cell_type == "code"
+    }
+    return [
+        name
+        for step in script.steps
+        if step.kind == "answer" and raises_not_implemented(sources.get(step.grade_id, ""))
+        for name in step.names
+    ]
 
 
 def _shared_folder(connection: dict, connection_file: str) -> str:

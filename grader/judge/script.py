@@ -73,6 +73,10 @@ class JudgeScript:
     lend_types: list[str] = field(default_factory=list)
     """Classes whose instances the judge lends rather than copies when a test hands one to
     the learner's code (a token service that counts the refreshes it is asked for)."""
+    unanswered: list[str] = field(default_factory=list)
+    """Answer names whose answer cell, in the submitted notebook, still raises
+    ``NotImplementedError`` (set by :mod:`grader.judge.execute` from the notebook's source,
+    never from the kernel): a test that misses one says "not answered yet"."""
 
     @property
     def tests(self) -> list[JudgeStep]:
@@ -89,6 +93,7 @@ class JudgeScript:
         return {
             "steps": [asdict(step) for step in self.steps],
             "lend_types": list(self.lend_types),
+            "unanswered": list(self.unanswered),
         }
 
     @classmethod
@@ -97,6 +102,7 @@ class JudgeScript:
         return cls(
             [JudgeStep(**step) for step in data["steps"]],
             list(data.get("lend_types", [])),
+            list(data.get("unanswered", [])),
         )
 
 
@@ -131,7 +137,8 @@ def judge_script(nb: Any) -> JudgeScript:
             continue
         meta = cell.metadata.get("nbgrader", {})
         if meta.get("solution"):
-            steps.append(JudgeStep("answer", names=defined_names(solution_text(cell.source))))
+            names = defined_names(solution_text(cell.source))
+            steps.append(JudgeStep("answer", names=names, grade_id=meta.get("grade_id", "")))
         elif meta.get("grade"):
             visible, hidden = _split_hidden(cell.source)
             steps.append(
@@ -164,10 +171,17 @@ def _split_hidden(source: str) -> tuple[str, str]:
 # -- replaying the instructor's notebook -------------------------------------------------------
 
 
-def _message(exc: BaseException, answers: set[str], *, hidden: bool = False) -> str:
+def _message(
+    exc: BaseException,
+    answers: set[str],
+    *,
+    hidden: bool = False,
+    unanswered: frozenset[str] = frozenset(),
+) -> str:
     """The verdict's message for a failed check. For a hidden check it names what was
     checked, never the expected value nor what the learner's code said (which could carry
-    the hidden inputs out)."""
+    the hidden inputs out). A missing answer whose cell still raises ``NotImplementedError``
+    (``unanswered``) is "not answered yet", as an unanswered function is."""
     from authlab.course.feedback import CheckFailed
 
     text = str(exc).strip()
@@ -178,6 +192,11 @@ def _message(exc: BaseException, answers: set[str], *, hidden: bool = False) -> 
         said = "" if hidden else (f": {first}" if first else "")
         during = " during a hidden check" if hidden else ""
         message = f"your code raised {type(exc).__name__}{said}{during}{exc.learner_where}"
+    elif isinstance(exc, NameError) and getattr(exc, "name", None) in unanswered:
+        message = (
+            f"not answered yet ({exc.name} is set in an answer cell that still raises "
+            "NotImplementedError)"
+        )
     elif isinstance(exc, NameError) and getattr(exc, "name", None) in answers:
         message = (
             f"{exc.name} is not defined in your notebook: did its answer cell run, or was it "
@@ -290,11 +309,17 @@ def _replay(
             _lesson(shell, step, lesson_errors, lessons)
         elif step.points > 0:
             link.stale = True
-            verdicts.append(_test(shell, step, answers, watch))
+            verdicts.append(_test(shell, step, answers, watch, frozenset(script.unanswered)))
     return verdicts
 
 
-def _test(shell: Any, step: JudgeStep, answers: set[str], watch: Watch | None = None) -> Verdict:
+def _test(
+    shell: Any,
+    step: JudgeStep,
+    answers: set[str],
+    watch: Watch | None = None,
+    unanswered: frozenset[str] = frozenset(),
+) -> Verdict:
     """Run a test cell's visible checks, then its hidden ones; the verdict."""
     for part, hidden in ((step.source, False), (step.hidden, True)):
         if not part.strip():
@@ -305,7 +330,7 @@ def _test(shell: Any, step: JudgeStep, answers: set[str], watch: Watch | None = 
         with seen or contextlib.nullcontext():
             error = _run_part(shell, part)
         if error is not None:
-            message = _message(error, answers, hidden=hidden)
+            message = _message(error, answers, hidden=hidden, unanswered=unanswered)
             return Verdict(step.grade_id, False, message, visible_passed=hidden)
     return Verdict(step.grade_id, True)
 
