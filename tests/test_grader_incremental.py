@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import pytest
 
@@ -13,6 +14,7 @@ from grader.records.grades import read_csv
 from grader.records.ledger import Ledger, files_hash, folder_hash
 
 from .conftest import COURSE, ROOT
+from .test_grader_sandbox import _shown_as_python_does
 
 NB = "01-sessions-vs-tokens"
 SAMPLES = ROOT / "data" / "submissions"
@@ -78,8 +80,13 @@ def test_a_second_autograde_grades_only_what_changed(tmp_path, capfd):
     shutil.copy(SAMPLES / "perfect" / NB / f"{NB}.ipynb", submissions / "partial" / NB)
     out = tmp_path / "grades.csv"
     capfd.readouterr()
-    assert main(["autograde", str(submissions), "--workdir", str(work), "--out", str(out)]) == 0
+    with warnings.catch_warnings():  # warnings shown as outside pytest, which would hide them
+        warnings.simplefilter("default")
+        warnings.showwarning = _shown_as_python_does
+        assert main(["autograde", str(submissions), "--workdir", str(work), "--out", str(out)]) == 0
     said = capfd.readouterr()
+    assert "Warning" not in said.err  # SQLAlchemy's SAWarnings go to the log (grader.console)
+    assert "SAWarning" in (work / "autograde.log").read_text()  # they happened: in the log
     assert "Graded 1 notebook(s)" in said.out and "1 unchanged since last graded" in said.out
     # The terminal shows the progress line and the summary; the rest goes to the named log.
     assert f"log: {work / 'autograde.log'}" in said.out

@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
@@ -122,6 +123,32 @@ def _no_bwrap(monkeypatch):
     bwrap.probe.cache_clear()
     monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
     return bwrap
+
+
+def _shown_as_python_does(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` as outside pytest: to ``sys.stderr`` as it is when shown."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+class SAWarning(Warning):
+    """Stands in for SQLAlchemy's, which nbgrader's gradebook code raises while grading."""
+
+
+def test_warnings_during_a_run_go_to_the_log_not_the_terminal(tmp_path, capfd):
+    from grader.console import stderr_to_log
+
+    log = tmp_path / "autograde.log"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _shown_as_python_does
+        with stderr_to_log(log) as terminal:
+            print("grading [1/1]", file=terminal)
+            warnings.warn("Object of type <Grade> not in session", SAWarning, stacklevel=1)
+        warnings.warn("after the run", UserWarning, stacklevel=1)
+    err = capfd.readouterr().err
+    assert "grading [1/1]" in err and "not in session" not in err
+    assert "SAWarning: Object of type <Grade> not in session" in log.read_text()
+    assert "after the run" in err  # the terminal gets warnings back after the block
 
 
 def test_the_probe_says_when_bubblewrap_is_missing_and_caches_its_answer(monkeypatch):
