@@ -41,9 +41,9 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from grader.autograde import read_csv  # noqa: E402
+from grader.authoring.samples import KINDS, fill_answers  # noqa: E402
 from grader.course import Course  # noqa: E402
-from grader.samples import KINDS, fill_answers  # noqa: E402
+from grader.records.grades import read_csv  # noqa: E402
 
 GOAL = 2.0
 INCREMENTAL_GOAL = 0.1  # an unchanged class regrades in under a tenth of the first run

@@ -19,6 +19,7 @@ __all__ = [
     "Course",
     "GraderError",
     "notebook_points",
+    "solution_text",
     "student_id_problem",
 ]
 
@@ -49,6 +50,18 @@ def notebook_points(path: Path) -> float:
         if meta.get("grade"):
             total += float(meta.get("points", 0))
     return total
+
+
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def solution_text(source: str) -> str:
+    """A solution cell's source with nbgrader's solution markers removed.
+
+    In a written answer, a ``**Rubric`` section (for graders only) is left out.
+    """
+    text = _MARKERS.sub("", source)
+    return text.split("**Rubric", 1)[0].rstrip() + "\n" if "**Rubric" in text else text
 
 
 def _put_tools_on_path() -> None:

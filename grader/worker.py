@@ -1,18 +1,18 @@
 """One grading job, run in a worker process: a student's assignment through nbgrader's Autograde.
 
 A :class:`Job` carries everything a worker needs as plain data (the student's files, the
-assignment's :class:`~grader.integrity.AssignmentSpec`, a snapshot of the gradebook holding
+assignment's :class:`~grader.authoring.integrity.AssignmentSpec`, a snapshot of the gradebook holding
 the assignment, nbgrader's settings), so the same job runs in a local process or on a
 Dask worker with no access to the course. :func:`grade_job`
 
-1. checks each notebook (:mod:`grader.integrity`); unreadable or foreign ones are not graded;
+1. checks each notebook (:mod:`grader.authoring.integrity`); unreadable or foreign ones are not graded;
 2. lays out a scratch course in the temp folder: ``submitted/`` with only this student's
    files, ``autograded/`` (the kernel's working directory), and, in a separate folder, a
    private copy of the gradebook;
 3. runs nbgrader's own ``Autograde`` converter (locked cells restored, deleted test cells
-   re-inserted) with :class:`~grader.judged_execute.JudgedExecute` as the executor: the
+   re-inserted) with :class:`~grader.judge.execute.JudgedExecute` as the executor: the
    student's notebook runs in the sandboxed kernel without its graded test cells, which
-   the judge (:mod:`grader.judge`) runs outside it, from the instructor's notebook;
+   the judge (:mod:`grader.judge.script`) runs outside it, from the instructor's notebook;
 4. returns the autograded notebooks; the parent alone writes the course's gradebook.
 """
 
@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .integrity import AssignmentSpec, check_notebook
+from .authoring.integrity import AssignmentSpec, check_notebook
 from .staging import MAX_NOTEBOOK_BYTES, read_regular
 from .stopped import judge_stopped, label_stops, what_stopped
 
@@ -124,7 +124,7 @@ def _failure_reason(log: str, stops: list[str] = (), timeout: float | None = Non
 def _config(job: Job, root: Path, db: Path, home: Path):
     from traitlets.config import Config
 
-    from .judged_execute import JudgedExecute
+    from .judge.execute import JudgedExecute
 
     config = Config(job.config)
     course = config.CourseDirectory
@@ -133,7 +133,7 @@ def _config(job: Job, root: Path, db: Path, home: Path):
     course.autograded_directory = "autograded"
     course.source_directory = "source"
     course.db_url = f"sqlite:///{db}"
-    config.OverwriteCells.add_missing_cells = False  # done by grader.integrity, in place
+    config.OverwriteCells.add_missing_cells = False  # done by grader.authoring.integrity, in place
     config.SandboxKernelManager.home = str(home)
     config.Execute.shutdown_kernel = "immediate"  # the notebook is done: no graceful wait
     from nbgrader.converters import Autograde
@@ -208,7 +208,7 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
         app.force = True
         app.create_student = True
         logging.getLogger("traitlets").setLevel(logging.ERROR)
-        from .sandbox import take_peak_mb, take_stopped
+        from .sandbox.kernel import take_peak_mb, take_stopped
 
         take_stopped()
         take_peak_mb()
@@ -249,7 +249,7 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
 
 def _limits(job: Job) -> dict:
     """The values of the limits a job's kernels run under, for the ``reason`` column."""
-    from .bwrap import Limits
+    from .sandbox.bwrap import Limits
 
     manager = job.config.get("SandboxKernelManager", {})
     default = Limits()

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from grader.cli import main
-from grader.ingest import ingest
+from grader.records.ingest import ingest
 
 from .conftest import COURSE
 
@@ -165,8 +165,8 @@ def test_ingest_records_when_each_submission_was_received(export, tmp_path):
     import json
     import os
 
-    from grader.ledger import folder_hash
-    from grader.receipts import read_receipts
+    from grader.records.ledger import folder_hash
+    from grader.records.receipts import read_receipts
 
     os.utime(export / f"alice_{NB}.ipynb", (1772366400, 1772366400))
     out = tmp_path / "submitted"
@@ -195,7 +195,7 @@ def test_a_zip_export_gives_the_lms_zips_time(tmp_path):
         zf.writestr(zipfile.ZipInfo(f"alice_{NB}.ipynb", (2026, 3, 1, 12, 0, 0)), b"{}")
     out = tmp_path / "submitted"
     ingest(COURSE, archive, out)
-    from grader.receipts import read_receipts
+    from grader.records.receipts import read_receipts
 
     receipt = read_receipts(out)[("alice", NB)]
     assert receipt.time == "2026-03-01T12:00:00+00:00" and "zip" in receipt.source

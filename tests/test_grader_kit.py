@@ -13,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.authoring.kit import build_kit, normalised_lines, solution_echoes
 from grader.cli import main
 from grader.course import Course, GraderError
-from grader.kit import build_kit, normalised_lines, solution_echoes
 
 from .conftest import COURSE, ROOT
 
@@ -25,12 +25,7 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 # Three-line runs of a model answer that the course library ships on purpose: helpers that later
 # notebooks call (their docstrings say "notebook 04 writes this call itself"). Each entry is
 # (assignment, first line of the run); anything else found in the kit fails the test.
-KNOWN_LIBRARY_OVERLAPS = {
-    ("03-breaking-jwts", "claims = jwt.decode("),  # authlab.cloud.federation verifies upstream
-    ("03-breaking-jwts", '"verify_exp": False,'),  # ... with PyJWT's time checks done by hand
-    ("04-managed-identity", 'AuthFlow="USER_PASSWORD_AUTH",'),  # authlab.cloud.cognito.sign_in
-    ("04-managed-identity", 'AuthParameters={"USERNAME": username, "PASSWORD": password},'),
-}
+KNOWN_LIBRARY_OVERLAPS: set[tuple[str, str]] = set()  # none since edition 3 (issue 22 item 13)
 
 
 @pytest.fixture(scope="module")
@@ -201,9 +196,11 @@ def test_the_kit_ships_the_amplify_page_built_and_its_source(kit):
 
 
 def test_a_kit_without_the_built_amplify_page_is_refused(tmp_path, monkeypatch):
-    import grader.kit
+    import grader.authoring.kit
 
-    monkeypatch.setattr(grader.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js"))
+    monkeypatch.setattr(
+        grader.authoring.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js")
+    )
     with pytest.raises(GraderError, match="Amplify page is not built.*make kit"):
         build_kit(COURSE, tmp_path / "kit")
     assert not (tmp_path / "kit").exists()

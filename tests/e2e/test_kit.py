@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from grader.kit import build_kit, solution_echoes
+from grader.authoring.kit import build_kit, solution_echoes
 
 from ..conftest import COURSE
 from .conftest import LAB_TOKEN, Lab, ServerExited, _stop, free_port, wait_for_http
@@ -80,7 +80,7 @@ def kit_lab(tmp_path_factory) -> Iterator[Lab]:
 
 def _pip_version() -> str:
     """The pip both Makefiles install (PIP_VERSION in the course's Makefile)."""
-    from grader.kit import _pip_version
+    from grader.authoring.kit import _pip_version
 
     return _pip_version(COURSE)
 
