@@ -41,7 +41,7 @@ def _serve(conn, tmpdir: str) -> None:
     os.environ["TMPDIR"] = tmpdir
     tempfile.tempdir = tmpdir
     if hasattr(os, "fork"):
-        from .judge_server import start_warm
+        from .judge.server import start_warm
 
         start_warm()  # it imports its modules while this worker sets up its first job
     while True:
