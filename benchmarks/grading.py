@@ -56,8 +56,8 @@ sys.path.insert(0, str(ROOT))
 
 from grader.authoring.samples import KINDS, fill_answers  # noqa: E402
 from grader.course import Course  # noqa: E402
-from grader.records.grades import read_csv  # noqa: E402
 from grader.phases import PHASES_ENV  # noqa: E402
+from grader.records.grades import read_csv  # noqa: E402
 
 GOAL = 3.0  # times faster than plain nbgrader, on each class
 MEMORY_GOAL_MIB = 512  # peak per worker: the worker, its judge, the sandbox and the kernel
@@ -317,12 +317,12 @@ def phase_table(records: list[dict]) -> list[str]:
         found = by_assignment[assignment]
         if phase is None:
             return sum(r["seconds"] for r in found) / sum(r["notebooks"] for r in found)
-        return sum(r["phases"].get(phase, 0.0) for r in found) / sum(
-            r["notebooks"] for r in found
-        )
+        return sum(r["phases"].get(phase, 0.0) for r in found) / sum(r["notebooks"] for r in found)
 
     width = 34
-    lines = [f"{'seconds per notebook':<{width}}" + "".join(f"{n[:2]:>6}" for n in names) + "  mean"]
+    lines = [
+        f"{'seconds per notebook':<{width}}" + "".join(f"{n[:2]:>6}" for n in names) + "  mean"
+    ]
     for phase in [*order, None]:
         values = [mean(n, phase) for n in names]
         label = "job (worker, total)" if phase is None else phase

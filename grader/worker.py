@@ -164,9 +164,7 @@ def grade_job(job: Job) -> JobResult:
             if verdict.problem:
                 results[name] = NotebookResult(name, "error", verdict.problem)
             else:
-                results[name] = NotebookResult(
-                    name, "graded", notes=verdict.notes, attempted=True
-                )
+                results[name] = NotebookResult(name, "graded", notes=verdict.notes, attempted=True)
                 gradable[name] = verdict.data or data
     log = ""
     if gradable:
@@ -330,8 +328,9 @@ def _sandboxed_autograde(hideout: Path):
                     name=Path(built).stem, path=os.path.dirname(built)
                 )
                 nb = read(str(hidden), as_version=4)
-                with utils.setenv(NBGRADER_EXECUTION="autograde"), phases.timed(
-                    "nbgrader: execute and score"
+                with (
+                    utils.setenv(NBGRADER_EXECUTION="autograde"),
+                    phases.timed("nbgrader: execute and score"),
                 ):
                     output, resources = self.exporter.from_notebook_node(nb, resources=resources)
                 with phases.timed("nbgrader: write"):
