@@ -28,6 +28,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import phases
 from .authoring.integrity import AssignmentSpec, check_notebook
 from .staging import MAX_NOTEBOOK_BYTES, read_regular
 from .stopped import judge_stopped, label_stops, what_stopped
@@ -124,7 +125,7 @@ def _failure_reason(log: str, stops: list[str] = (), timeout: float | None = Non
 def _config(job: Job, root: Path, db: Path, home: Path):
     from traitlets.config import Config
 
-    from .judge.execute import JudgedExecute
+    from .phases import TimedExecute
 
     config = Config(job.config)
     course = config.CourseDirectory
@@ -140,7 +141,7 @@ def _config(job: Job, root: Path, db: Path, home: Path):
 
     chain = list(Autograde.class_traits()["autograde_preprocessors"].default())
     config.Autograde.autograde_preprocessors = [
-        JudgedExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
+        TimedExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
     ]
     config.JudgedExecute.scripts = {
         name: nb.judge for name, nb in job.spec.notebooks.items() if nb.judge
@@ -152,28 +153,40 @@ def _config(job: Job, root: Path, db: Path, home: Path):
 def grade_job(job: Job) -> JobResult:
     """Grade one job in this process (see the module's docstring); never raises."""
     started = time.perf_counter()
+    phases.take()
     spec = job.spec
     results: dict[str, NotebookResult] = {}
     gradable: dict[str, bytes] = {}
-    for name in spec.notebooks:
-        data = job.files.get(f"{name}.ipynb")
-        verdict = check_notebook(name, data, spec)
-        if verdict.problem:
-            results[name] = NotebookResult(name, "error", verdict.problem)
-        else:
-            results[name] = NotebookResult(name, "graded", notes=verdict.notes, attempted=True)
-            gradable[name] = verdict.data or data
+    with phases.timed("integrity check"):
+        for name in spec.notebooks:
+            data = job.files.get(f"{name}.ipynb")
+            verdict = check_notebook(name, data, spec)
+            if verdict.problem:
+                results[name] = NotebookResult(name, "error", verdict.problem)
+            else:
+                results[name] = NotebookResult(name, "graded", notes=verdict.notes, attempted=True)
+                gradable[name] = verdict.data or data
     log = ""
     if gradable:
         log = _run_nbgrader(job, gradable, results)
     ordered = [results[name] for name in spec.notebooks]
-    return JobResult(job.student, job.assignment, ordered, time.perf_counter() - started, log)
+    seconds = time.perf_counter() - started
+    phases.record(
+        student=job.student,
+        assignment=job.assignment,
+        notebooks=len(gradable),
+        seconds=seconds,
+        pid=os.getpid(),
+        phases=phases.take(),
+    )
+    return JobResult(job.student, job.assignment, ordered, seconds, log)
 
 
 def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, NotebookResult]) -> str:
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
 
+    staged = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
     private = Path(tempfile.mkdtemp(prefix="gradebook-"))
     try:
@@ -212,7 +225,9 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
 
         take_stopped()
         take_peak_mb()
-        outcome = capture_log(app)
+        phases.add("staging", time.perf_counter() - staged)
+        with phases.timed("nbgrader (total)"):
+            outcome = capture_log(app)
         log = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
         seen = take_stopped()  # what the sandbox's cgroups and exit codes say stopped it
         peak = take_peak_mb()
@@ -243,8 +258,9 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
             results[name].reason = f"the grader failed: {type(exc).__name__}: {exc}"[:300]
         return repr(exc)
     finally:
-        _remove(scratch)
-        _remove(private)
+        with phases.timed("cleanup"):
+            _remove(scratch)
+            _remove(private)
 
 
 def _limits(job: Job) -> dict:
@@ -299,7 +315,8 @@ def _sandboxed_autograde(hideout: Path):
         def convert_single_notebook(self, notebook_filename: str) -> None:
             self._sanitizing = True
             self._init_preprocessors()
-            BaseConverter.convert_single_notebook(self, notebook_filename)
+            with phases.timed("nbgrader: restore cells"):
+                BaseConverter.convert_single_notebook(self, notebook_filename)
             built = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
             hidden = hideout / os.path.basename(built)
             shutil.move(built, hidden)
@@ -311,9 +328,13 @@ def _sandboxed_autograde(hideout: Path):
                     name=Path(built).stem, path=os.path.dirname(built)
                 )
                 nb = read(str(hidden), as_version=4)
-                with utils.setenv(NBGRADER_EXECUTION="autograde"):
+                with (
+                    utils.setenv(NBGRADER_EXECUTION="autograde"),
+                    phases.timed("nbgrader: execute and score"),
+                ):
                     output, resources = self.exporter.from_notebook_node(nb, resources=resources)
-                self.write_single_notebook(output, resources)
+                with phases.timed("nbgrader: write"):
+                    self.write_single_notebook(output, resources)
             finally:
                 self._sanitizing = True
 

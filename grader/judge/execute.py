@@ -50,6 +50,8 @@ class JudgedExecute(SandboxExecute):
             {s.grade_id for s in self._script.steps if s.kind == "test"} if self._script else set()
         )
         self._run: JudgeRun | None = None
+        self.judge_phases: dict[str, float] = {}
+        """Seconds per phase in the judge, once it has given its verdicts."""
         try:
             return super().preprocess(nb, resources, km)
         finally:
@@ -86,6 +88,7 @@ class JudgedExecute(SandboxExecute):
             verdicts = run.finish(limit, lesson_errors)
         except JudgeError as exc:
             raise JudgeFailed(str(exc)) from None
+        self.judge_phases = dict(run.phases)
         for error in lesson_errors:
             self.log.info("a lesson cell failed in the judge: %s", error)
         found = {verdict.grade_id: verdict for verdict in verdicts}

@@ -30,6 +30,7 @@ import ast
 import contextlib
 import io
 import os
+import time
 import types
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -234,6 +235,7 @@ def run_script(
     lesson_errors: list[str] | None = None,
     ready: Callable[[], bool] = lambda: True,
     watch: Watch | None = None,
+    timings: dict[str, float] | None = None,
 ) -> list[Verdict]:
     """Replay ``script`` against the learner's kernel; one verdict per test.
 
@@ -247,20 +249,49 @@ def run_script(
 
     ``watch`` (for the course's own checks, never for grading) sees each test's visible
     checks run and may try its hidden ones first (:class:`Watch`).
+
+    ``timings``, if given, gets the seconds each phase of the replay took.
     """
-    shell = _shell()
+    clock = _Clock(timings if timings is not None else {})
+    with clock("shell"):
+        shell = _shell()
     steps = script.steps
     first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
     lessons: dict[str, Any] = {}
-    for step in steps[:first]:
-        _lesson(shell, step, lesson_errors, lessons)
-    if not ready():
-        return []
-    link = connect()
+    with clock("lessons before answers"):
+        for step in steps[:first]:
+            _lesson(shell, step, lesson_errors, lessons)
+    with clock("waiting for the notebook"):
+        if not ready():
+            return []
+    with clock("connect"):
+        link = connect()
     try:
-        return _replay(script, steps[first:], shell, link, lesson_errors, lessons, watch)
+        return _replay(script, steps[first:], shell, link, lesson_errors, lessons, watch, clock)
     finally:
         link.close()
+
+
+class _Clock:
+    """Adds the seconds of ``with clock(phase):`` blocks to a dict (nested blocks are
+    subtracted from the block around them)."""
+
+    def __init__(self, totals: dict[str, float]) -> None:
+        self.totals = totals
+        self._inner: list[float] = []
+
+    @contextlib.contextmanager
+    def __call__(self, phase: str):
+        started = time.perf_counter()
+        self._inner.append(0.0)
+        try:
+            yield
+        finally:
+            spent = time.perf_counter() - started
+            inner = self._inner.pop()
+            self.totals[phase] = self.totals.get(phase, 0.0) + spent - inner
+            if self._inner:
+                self._inner[-1] += spent
 
 
 def _lesson(
@@ -290,26 +321,37 @@ def _replay(
     lesson_errors: list[str] | None,
     lessons: dict[str, Any],
     watch: Watch | None = None,
+    clock: _Clock | None = None,
 ) -> list[Verdict]:
+    clock = clock or _Clock({})
     answers = set(script.answer_names)
-    link.before_call = lambda: _share(shell.user_ns, lessons, answers, link)
+
+    def share() -> None:
+        with clock("lesson values to the kernel"):
+            _share(shell.user_ns, lessons, answers, link)
+
+    link.before_call = share
     kinds: dict[str, str] = {}
     if answers:
         try:
-            kinds = link.request("describe", names=sorted(answers)).get("kinds") or {}
+            with clock("answers bound"):
+                kinds = link.request("describe", names=sorted(answers)).get("kinds") or {}
         except JudgeError as exc:
             return [Verdict(t.grade_id, False, str(exc)) for t in script.tests]
     verdicts = []
     for step in steps:
         if step.kind == "answer":
-            for name in step.names:
-                _bind(shell.user_ns, name, str(kinds.get(name, "missing")), link)
+            with clock("answers bound"):
+                for name in step.names:
+                    _bind(shell.user_ns, name, str(kinds.get(name, "missing")), link)
         elif step.kind == "lesson":
             link.stale = True
-            _lesson(shell, step, lesson_errors, lessons)
+            with clock("lessons replayed"):
+                _lesson(shell, step, lesson_errors, lessons)
         elif step.points > 0:
             link.stale = True
-            verdicts.append(_test(shell, step, answers, watch, frozenset(script.unanswered)))
+            with clock("tests"):
+                verdicts.append(_test(shell, step, answers, watch, frozenset(script.unanswered)))
     return verdicts
 
 

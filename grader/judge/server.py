@@ -27,7 +27,7 @@ from .link import JudgeError, KernelLink
 from .netns import NetworkIsolationError, isolate
 from .script import JudgeScript, Verdict, run_script
 
-__all__ = ["PRELOAD", "JudgeRun", "main", "serve"]
+__all__ = ["PRELOAD", "JudgeRun", "main", "serve", "start_warm"]
 
 
 PRELOAD = (
@@ -42,6 +42,21 @@ PRELOAD = (
     "boto3",
     "botocore.session",
     "moto.server",
+    # the local AWS services the lessons use: moto imports each on its first request
+    "moto.cognitoidp.models",
+    "moto.cognitoidp.responses",
+    "moto.cognitoidp.urls",
+    "moto.dynamodb.models",
+    "moto.dynamodb.responses",
+    "moto.dynamodb.urls",
+    "moto.apigatewayv2.models",
+    "moto.apigatewayv2.responses",
+    "moto.apigatewayv2.urls",
+    # API Gateway v2 requests load v1's backend too, whose OpenAPI validator imports
+    # jsonschema and rfc3987_syntax: three Earley grammars built at import, seconds of CPU
+    "moto.apigateway.models",
+    "moto.apigateway.responses",
+    "moto.apigateway.urls",
     "matplotlib.pyplot",
 )
 """Modules the warm judge imports once per worker, before it forks a judge per notebook."""
@@ -72,6 +87,8 @@ class JudgeRun:
         }
         self.forked = hasattr(os, "fork")
         self.open = False
+        self.phases: dict[str, float] = {}
+        """Seconds per phase in the judge (filled by :meth:`finish`)."""
         if self.forked:
             self.open = _send(json.dumps(self.request).encode() + b"\n")
 
@@ -93,6 +110,8 @@ class JudgeRun:
             raise JudgeError(f"the judge failed: {line[-200:] or 'no output'}") from None
         if lesson_errors is not None:
             lesson_errors += [str(e) for e in found.get("lesson_errors", [])]
+        with contextlib.suppress(AttributeError, TypeError, ValueError):
+            self.phases = {str(k): float(v) for k, v in found.get("phases", {}).items()}
         return verdicts
 
     def cancel(self) -> None:
@@ -122,8 +141,13 @@ def _ask_process(request: dict, limit: float) -> str:
     return lines[-1]
 
 
-def _send(data: bytes) -> bool:
-    """Write to this worker's warm judge, started (or restarted) if needed."""
+def start_warm() -> None:
+    """Start this worker's warm judge now (it imports :data:`PRELOAD` while the worker sets
+    up its first notebook), unless it is running."""
+    _start()
+
+
+def _start() -> None:
     global _server
     if _server is None or _server.poll() is not None:
         _server = subprocess.Popen(
@@ -134,6 +158,11 @@ def _send(data: bytes) -> bool:
             start_new_session=True,
             cwd=tempfile.gettempdir(),  # the worker's own folder is a scratch one, soon gone
         )
+
+
+def _send(data: bytes) -> bool:
+    """Write to this worker's warm judge, started (or restarted) if needed."""
+    _start()
     try:
         _server.stdin.write(data)
         _server.stdin.flush()
@@ -202,8 +231,15 @@ def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
         )
 
     lesson_errors: list[str] = []
-    verdicts = run_script(script, connect, lesson_errors, ready)
-    return json.dumps({"verdicts": [asdict(v) for v in verdicts], "lesson_errors": lesson_errors})
+    timings: dict[str, float] = {}
+    verdicts = run_script(script, connect, lesson_errors, ready, timings=timings)
+    return json.dumps(
+        {
+            "verdicts": [asdict(v) for v in verdicts],
+            "lesson_errors": lesson_errors,
+            "phases": timings,
+        }
+    )
 
 
 def _waiter(fd: int) -> Callable[[], bool]:

@@ -174,8 +174,9 @@ _ETC = {
 class Sandbox:
     """One sandbox: the ``bwrap`` command around a kernel, and the files it carries in.
 
-    ``files`` (path relative to the working folder -> bytes) are copied into the tmpfs;
-    ``ipc_dir`` is bound read-write at its own path (the kernel's connection file and
+    ``files`` (path relative to the working folder -> bytes) are copied into the tmpfs, and
+    ``home_files`` (path relative to the home folder -> bytes, e.g. the grader's matplotlib
+    font list, which saves every kernel a scan of the fonts) into the home folder; ``ipc_dir`` is bound read-write at its own path (the kernel's connection file and
     sockets); ``readonly`` adds folders bound read-only at their own path.
     """
 
@@ -184,6 +185,7 @@ class Sandbox:
     limits: Limits = field(default_factory=Limits)
     readonly: tuple[Path, ...] = ()
     cgroup_fds: tuple[int, ...] = ()  # ``cgroup.procs`` of its groups (grader.sandbox.cgroups)
+    home_files: Mapping[str, bytes] = field(default_factory=dict)
     _fds: list[int] = field(default_factory=list, init=False, repr=False)
 
     def _data_fd(self, data: bytes) -> int:
@@ -226,10 +228,12 @@ class Sandbox:
         argv += ["--size", size, "--perms", "0700", "--tmpfs", HOME]
         argv += ["--perms", "0700", "--dir", WORKDIR]
         made = {WORKDIR}
-        for rel, data in sorted(self.files.items()):
-            target = PurePosixPath(WORKDIR, rel)
+        placed = [(WORKDIR, rel, data) for rel, data in sorted(self.files.items())]
+        placed += [(HOME, rel, data) for rel, data in sorted(self.home_files.items())]
+        for folder, rel, data in placed:
+            target = PurePosixPath(folder, rel)
             for parent in reversed(target.parents):
-                if str(parent).startswith(WORKDIR + "/") and str(parent) not in made:
+                if str(parent).startswith(folder + "/") and str(parent) not in made:
                     made.add(str(parent))
                     argv += ["--dir", str(parent)]
             argv += ["--file", str(self._data_fd(data)), str(target)]
