@@ -62,7 +62,10 @@ def test_hints_say_what_went_wrong_not_which_argument_fixes_it(assignment, cell_
 def test_05_exercise_1_presents_the_reserved_scope_as_the_local_stand_in():
     nb = cells("05-api-gateway-jwt-authorizer")
     assert "notes/read" in nb["ex1-heading"].source
-    assert "workaround" in nb["ex1-heading"].source
+    assert "moto cannot" in nb["ex1-heading"].source
+    # why the reserved scope is only a workaround: said after the learner's answer, not before
+    assert "aws.cognito.signin.user.admin" not in nb["ex1-heading"].source
+    assert "workaround" in nb["why-statuses"].source
     assert 'Identifier="notes"' in nb["resource-server"].source
     solution = nb["ex1_configure_api"].source
     assert 'AuthorizationScopes=["aws.cognito.signin.user.admin"]' in solution
