@@ -32,7 +32,6 @@ from pathlib import Path
 from .authoring.integrity import AssignmentSpec, notebook_spec
 from .course import ASSIGNMENT_RE, Course, GraderError, student_id_problem
 from .records.grades import UNSANDBOXED_NOTE
-from .records.receipts import RECEIPTS_FILE
 
 __all__ = [
     "DEFAULT_MEMORY_MB",
@@ -338,7 +337,7 @@ def _scan(submissions: Path, known: set[str], ledger) -> list[tuple[str, str, Pa
     before = ledger.outcomes()
     for student_dir in sorted(submissions.iterdir()):
         name = student_dir.name
-        if name in _CACHES or name == RECEIPTS_FILE:
+        if name in _CACHES:
             continue
         linked, is_dir = student_dir.is_symlink(), student_dir.is_dir()
         if not linked and not is_dir:

@@ -15,6 +15,7 @@ from traitlets.config.loader import PyFileConfigLoader
 
 __all__ = [
     "ASSIGNMENT_RE",
+    "RECEIPTS_FILE",
     "STUDENT_ID_RE",
     "Course",
     "GraderError",
@@ -31,9 +32,16 @@ STUDENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 It never starts with a character a spreadsheet reads as a formula (``= + - @``)."""
 
 
+RECEIPTS_FILE = "received.json"
+"""The receipts file ``grader ingest`` writes beside the student folders
+(:mod:`grader.records.receipts`): a name no student id may take."""
+
+
 def student_id_problem(name: str) -> str | None:
     """Why ``name`` is not a usable student id (``ingest`` and ``autograde`` apply the same
     rule), or None when it is one."""
+    if name == RECEIPTS_FILE:
+        return f"reserved: {RECEIPTS_FILE} is the name of the grader's receipts file"
     if STUDENT_ID_RE.fullmatch(name):
         return None
     return (

@@ -24,12 +24,11 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from ..course import RECEIPTS_FILE  # the receipts file: a name no student id may take
+
 __all__ = ["RECEIPTS_FILE", "Receipt", "iso_utc", "read_receipts", "write_receipts"]
 
 log = logging.getLogger(__name__)
-
-RECEIPTS_FILE = "received.json"
-"""The receipts' file, at the top of a submissions folder."""
 
 _MAX_BYTES = 64 * 2**20
 
