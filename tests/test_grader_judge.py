@@ -125,15 +125,15 @@ def test_round_2_item_1_the_judge_fetches_nothing_and_lends_no_stop(batch):
 
 @pytest.mark.notebooks
 def test_round_2_item_2_no_test_cells_value_reaches_the_kernel(batch):
-    """An answer raises, in a visible check, whatever the kernel holds of names that earlier
-    test cells (visible and hidden) set: 09's expected_lambda and hidden inputs, 05's
+    """An answer raises, in a visible check, whatever the kernel holds of names that test
+    cells (visible and hidden) set: 09's hidden inputs and visible result, 05's
     expected statuses and the right predictions. The kernel was given none of them."""
     from authlab.course.pricing import load_prices
 
     rows, _, work, _ = batch
-    assert rows[f"reads-hidden-values/{COST}"].score == 3.0
+    assert rows[f"reads-hidden-values/{COST}"].score == 0.0
     said = _feedback_outputs(work, "reads-hidden-values", COST)
-    assert "audit(...) raised ValueError: SCAN None LEAK {'expected_lambda': 'absent'" in said
+    assert "audit(...) raised ValueError: SCAN None LEAK {'big': 'absent', 'small': 'absent'" in said
     hidden_value = load_prices().lambda_cost(400_000_000, 1024, 10.2).total
     assert repr(hidden_value) not in said and "500000000" not in said
     said = _feedback_outputs(work, "calls-home", GATEWAY)
