@@ -1,23 +1,26 @@
-"""Notebooks 06, 08, 09 and 10 (issue 22, items 14 and 17): each has an exercise where the learner
-decides, closes with a table of what was decided and for how many points, states each answer
-cell's minutes, and shows no truth before the learner commits to it."""
+"""Issue 22, items 14 and 17: each graded notebook has an exercise where the learner decides, closes
+with a table of what was decided and for how many points, states each answer cell's minutes, and
+shows no truth before the learner commits to it; the evidence a diagnosis rests on says what the
+graded answer says."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
+import json
 import re
+from datetime import datetime
 
 import nbformat
 import pytest
 
+from authlab.data import data_path
+
 from .conftest import COURSE
 
 HIDDEN = "### BEGIN HIDDEN TESTS"
-NOTEBOOKS = [
-    "06-custom-lambda-authorizer",
-    "08-token-lifecycle",
-    "09-cost",
-    "10-interview-practice",
-]
+NOTEBOOKS = [a for a in COURSE.assignments() if COURSE.max_points(a) > 0]
 
 
 def cells(assignment: str) -> list[nbformat.NotebookNode]:
@@ -30,6 +33,65 @@ def by_id(assignment: str) -> dict[str, nbformat.NotebookNode]:
 
 def grading(cell: nbformat.NotebookNode) -> dict:
     return cell.metadata.get("nbgrader", {})
+
+
+def _b64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def diagnose(entry: dict, key: bytes) -> int:
+    """The one thing wrong with a logged request, as an index into 02's DIAGNOSIS_OPTIONS,
+    found here without the notebook's code."""
+    scheme, _, token = entry["authorization"].partition(" ")
+    parts = token.split(".")
+    if len(parts) != 3:
+        return 3
+    header, claims = json.loads(_b64(parts[0])), json.loads(_b64(parts[1]))
+    wrong = []
+    if scheme != "Bearer":
+        wrong.append(4)
+    if header.get("alg") != "HS256":
+        wrong.append(1)
+    else:
+        expected = hmac.new(key, f"{parts[0]}.{parts[1]}".encode(), hashlib.sha256).digest()
+        if not hmac.compare_digest(expected, _b64(parts[2])):
+            wrong.append(0)
+    if claims["exp"] <= datetime.fromisoformat(entry["at"].replace("Z", "+00:00")).timestamp():
+        wrong.append(2)
+    assert len(wrong) == 1, (entry["letter"], wrong)  # each request has exactly one defect
+    return wrong[0]
+
+
+def test_02_the_graded_diagnoses_are_what_the_log_shows():
+    log = json.loads(data_path("notes-service-log.json").read_text(encoding="utf-8"))
+    key = _b64(log["secret_b64url"])
+    truth = {entry["letter"]: diagnose(entry, key) for entry in log["log"]}
+    hidden = by_id("02-jwt-anatomy")["ex3_test_diagnose"].source.split(HIDDEN)[1]
+    graded = json.loads(re.search(r"(\{\"A\": \d.*?\})", hidden, re.S).group(1))
+    assert graded == truth
+    assert len(set(truth.values())) == 5  # every diagnosis is used: no single guess passes
+    visible = by_id("02-jwt-anatomy")["ex3_test_diagnose"].source.split(HIDDEN)[0]
+    assert not re.search(r'"[A-G]": \d', visible)  # the visible check shows no diagnosis
+
+
+@pytest.mark.parametrize(
+    ("assignment", "draft", "answer"),
+    [
+        ("01-sessions-vs-tokens", "ex2-draft", "ex2_authenticate"),
+        ("03-breaking-jwts", "ex2-draft", "ex2_strict_verify"),
+    ],
+)
+def test_a_repair_exercise_shows_its_evidence_and_names_no_fix(assignment, draft, answer):
+    nb = by_id(assignment)
+    order = list(nb)
+    assert order.index(draft) < order.index(answer)  # the evidence comes before the answer
+    assert "needs_answers(" in nb[draft].source  # it runs on the learner's earlier answers
+    heading = nb[order[order.index(draft) - 1]].source if assignment.startswith("01") else ""
+    for test_id in [i for i in order if i.startswith(answer.split("_")[0] + "_test")]:
+        hints = re.findall(r"hint=((?:\s*f?\"[^\"]*\")+)", nb[test_id].source.split(HIDDEN)[0])
+        for hint in hints:  # a hint says what went wrong, not which call or argument fixes it
+            assert not re.search(r"algorithms=|InvalidTokenError|catch |options=", hint), hint
+    assert "InvalidTokenError" not in heading and "algorithms=" not in heading
 
 
 @pytest.mark.parametrize("assignment", NOTEBOOKS)
@@ -49,8 +111,10 @@ def test_the_closing_table_lists_each_exercise_with_its_points(assignment):
         if found and grading(cell).get("grade"):
             number = int(found.group(1))
             points[number] = points.get(number, 0) + float(grading(cell).get("points") or 0)
-    text = "\n".join(cell.source for cell in cells(assignment)[-3:] if cell.cell_type == "markdown")
-    assert "| exercise | what you decide | points |" in text
+    header = "| exercise | what you decide | points |"
+    tables = [cell.source for cell in cells(assignment) if header in cell.source]
+    assert len(tables) == 1, f"{assignment} has {len(tables)} closing tables"
+    text = tables[0]
     rows = {
         int(n): float(p)
         for n, p in re.findall(r"^\| (\d+)\D[^\n]*\| (\d+)(?: \(rubric\))? \|$", text, re.M)

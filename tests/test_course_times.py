@@ -1,14 +1,17 @@
 """The time each notebook states is honest: it covers reading, running the code and the exercises.
 
-The estimate is deliberately simple and written down here, so that a notebook that grows (or a
-stated time that shrinks) fails this test instead of quietly misleading learners:
+The estimate is written down here, so that a notebook that grows (or a stated time that shrinks)
+fails this test instead of quietly misleading learners:
 
 - reading: lesson Markdown at 130 words a minute (technical text read with code beside it);
 - code: three quarters of a minute to run and look at each lesson code cell;
-- exercises: 8 minutes for each code answer cell, 10 for each written answer.
+- exercises: each answer cell (an nbgrader solution cell) states its own minutes in
+  ``metadata["authlab"]["minutes"]``, set by the exercise's size and the decisions it asks (writing
+  three lines to a given contract is not diagnosing seven tokens from a log); the exercise's text
+  is counted as reading.
 
 A stated time must be within 20 % (or 5 minutes) of the estimate; `00-start-here` lists every
-notebook's time, and its total, consistently.
+notebook's time, and its total, consistently, and the total is at most 8 hours.
 
 A part headed "… (optional, not graded)" (a level-2 heading) runs to the next level-2 heading; its
 minutes are stated apart, as "(plus about M optional)", and not counted in the notebook's time.
@@ -24,8 +27,22 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted(ROOT.glob("solutions/*/*.ipynb"))
+RELEASED = ROOT / "notebooks"
 STATED = re.compile(r"\*\*Time:\*\* about (\d+) minutes(?: \(plus about (\d+) optional\))?")
 OPTIONAL = "(optional, not graded)"
+WORDS_PER_MINUTE = 130
+MINUTES_PER_CODE_CELL = 0.75
+MOST_MINUTES = 8 * 60
+
+
+def exercise_minutes(cell: dict, where: str) -> int:
+    """The minutes an answer cell states for its exercise (``metadata["authlab"]["minutes"]``)."""
+    minutes = cell.get("metadata", {}).get("authlab", {}).get("minutes")
+    assert isinstance(minutes, int) and not isinstance(minutes, bool) and 1 <= minutes <= 60, (
+        f"{where}: answer cell {cell.get('id')!r} states no minutes for its exercise "
+        f'(metadata["authlab"]["minutes"], a whole number from 1 to 60): {minutes!r}'
+    )
+    return minutes
 
 
 def estimates(path: Path) -> tuple[float, float]:
@@ -39,11 +56,12 @@ def estimates(path: Path) -> tuple[float, float]:
         grading = cell.get("metadata", {}).get("nbgrader", {})
         if grading.get("solution"):
             assert not optional, f"{path.name}: an optional part holds an exercise"
-            minutes[0] += 10 if cell["cell_type"] == "markdown" else 8
+            minutes[0] += exercise_minutes(cell, path.name)
         elif cell["cell_type"] == "markdown":
-            minutes[optional] += len(re.sub(r"\(https?://[^)]*\)", "", source).split()) / 130
+            words = len(re.sub(r"\(https?://[^)]*\)", "", source).split())
+            minutes[optional] += words / WORDS_PER_MINUTE
         elif not grading.get("grade"):
-            minutes[optional] += 0.75
+            minutes[optional] += MINUTES_PER_CODE_CELL
     return minutes[0], minutes[1]
 
 
@@ -76,12 +94,30 @@ def test_each_stated_time_covers_reading_code_and_exercises(path):
     )
 
 
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.parent.name for p in NOTEBOOKS])
+def test_the_student_notebooks_keep_each_exercises_minutes(path):
+    """``grader release`` keeps the minutes on the answer cells of notebooks/, so a learner's
+    copy (and anyone checking the released course) sees the same estimate."""
+    released = RELEASED / path.parent.name / path.name
+    if not released.exists():
+        pytest.skip(f"{released} is not released")
+
+    def minutes(notebook: Path) -> dict[str, int]:
+        return {
+            cell["metadata"]["nbgrader"]["grade_id"]: exercise_minutes(cell, notebook.name)
+            for cell in json.loads(notebook.read_text(encoding="utf-8"))["cells"]
+            if cell.get("metadata", {}).get("nbgrader", {}).get("solution")
+        }
+
+    assert minutes(released) == minutes(path)
+
+
 def test_the_start_notebook_lists_the_same_times_and_an_honest_total():
     start = next(p for p in NOTEBOOKS if p.parent.name == "00-start-here")
     text = "".join(
         "".join(c["source"]) for c in json.loads(start.read_text(encoding="utf-8"))["cells"]
     )
-    total = 0
+    total = stated(start)
     for path in NOTEBOOKS:
         if path == start:
             continue
@@ -89,7 +125,14 @@ def test_the_start_notebook_lists_the_same_times_and_an_honest_total():
         assert row, f"00-start-here has no time for {path.parent.name}"
         assert int(row.group(1)) == stated(path), path.parent.name
         total += stated(path)
-    hours = re.search(r"about (\d+)(½)? hours in all", text)
-    assert hours, "00-start-here states no total ('about N hours in all')"
-    said = int(hours.group(1)) * 60 + (30 if hours.group(2) else 0)
-    assert abs(said - total) <= 15, (said, total)
+    said = re.search(r"(\d+) minutes, about (\d+)(½|¼|¾)? hours in all", text)
+    assert said, "00-start-here states no total ('M minutes, about N hours in all')"
+    assert int(said.group(1)) == total, (int(said.group(1)), total)
+    fraction = {"": 0, "¼": 15, "½": 30, "¾": 45}[said.group(3) or ""]
+    assert abs(int(said.group(2)) * 60 + fraction - total) <= 8, (said.group(0), total)
+
+
+def test_the_course_states_at_most_eight_hours():
+    """Issue 22 item 17: the stated times, 00's included, add up to 8 hours at most."""
+    total = sum(stated(path) for path in NOTEBOOKS)
+    assert total <= MOST_MINUTES, f"the course states {total} minutes, more than 8 hours"
