@@ -21,11 +21,17 @@ FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test test-latest e2e chromium bwrap release kit autograde feedback report export lint lock bench bench-grading clean
+.PHONY: lab hub test test-latest e2e chromium bwrap release kit autograde feedback report export lint lock bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP) $(AMPLIFY_PAGE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
+
+## hub: a class on one JupyterHub at http://127.0.0.1:8000 (an instructor, 3 students; as root each
+## a system user of their own); prints the logins; Ctrl-C stops it and removes what it made.
+## HUB_ARGS: --port, --students, --prefix, --root, --keep (hub/run.py; docs/hub.md)
+hub: $(STAMP) bwrap $(AMPLIFY_PAGE)
+	$(BIN)/python hub/run.py $(HUB_ARGS)
 
 ## test: install if needed (and build the Amplify page, which the kit ships), then run the whole suite
 test: $(STAMP) bwrap $(AMPLIFY_PAGE)
@@ -136,4 +142,4 @@ $(AMPLIFY_PAGE): $(FRONTEND_SRC) | $(STAMP)
 	@$(BIN)/python frontend/build.py
 
 clean:
-	rm -rf $(VENV) .venv-latest frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build
+	rm -rf $(VENV) .venv-latest frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build hub/node_modules

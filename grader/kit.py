@@ -119,8 +119,9 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 c.CourseDirectory.course_id = "{course_id}"
 # Per-cell time limit of the Validate button.
 c.Execute.timeout = {timeout}
-# The exchange (Assignments tab) is the one your JupyterHub's administrator configured,
-# /srv/nbgrader/exchange by default; on a laptop you hand in through your LMS instead.
+# The exchange (Assignments tab) is your JupyterHub's: its administrator sets it once, for the
+# instructor and every student, in the hub's own nbgrader_config.py (nbgrader's default is
+# /srv/nbgrader/exchange). On a laptop you hand in through your LMS instead.
 '''
 
 _README = """\
