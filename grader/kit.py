@@ -158,7 +158,7 @@ notebook's toolbar (or *Nbgrader > Validate*) before you hand in: it runs every 
 
 Your instructor tells you which of these your class uses:
 
-- **A shared JupyterHub with nbgrader**: open *Nbgrader > Assignments*, fetch each assignment
+- **A shared JupyterHub with nbgrader**: open *Nbgrader > Assignment List*, fetch each assignment
   there, work in the fetched copy, and press **Submit** when done. You can submit again until the
   deadline; the last submission counts.
 - **Your LMS (Canvas, Moodle, …)**: upload the notebook file itself,

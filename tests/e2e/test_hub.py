@@ -7,7 +7,7 @@ file permissions are real; without root this module is skipped (`make hub` then 
 as one user, which shows the screens but not the separation). The steps, in order:
 
 1. the instructor releases 01 from formgrader (a button);
-2. student A fetches it in *Nbgrader > Assignments*, answers (the perfect sample's answers, put
+2. student A fetches it in *Nbgrader > Assignment List*, answers (the perfect sample's answers, put
    into the fetched notebook through A's own server), presses **Validate**, and submits; A's menu
    has no Formgrader;
 3. student B fetches and submits a notebook whose answer tries to read A's work and the
