@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
+
 import pytest
 
 from .conftest import ROOT
