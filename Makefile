@@ -51,9 +51,11 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --constraints $(LOCK) \
 	  --quiet --custom-compile-command "make lock" -o $(LAB_LOCK)
 
-## e2e: browser tests of JupyterLab and the sign-in pages (hand-written and Amplify) in headless Chromium; screenshots in build/e2e/
+## e2e: browser tests of JupyterLab, the sign-in pages (hand-written and Amplify) and, as root, a term on
+## make hub's JupyterHub, in headless Chromium; screenshots in build/e2e/. PYTEST_ARGS='tests/e2e/test_hub.py'
+## runs that file alone (any PYTEST_ARGS replace the default tests/e2e; the e2e marker still selects)
 e2e: $(STAMP) chromium $(AMPLIFY_PAGE)
-	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e $(or $(PYTEST_ARGS),tests/e2e)
 
 # Chromium from Debian's packages (plus an emoji font for the screenshots): installed quietly
 # when missing and we are root, else say how.
