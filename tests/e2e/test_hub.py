@@ -73,6 +73,7 @@ class Hub:
 def hub() -> Iterator[Hub]:
     """`make hub`'s hub with one instructor and two students, stopped (and cleaned) at the end."""
     port = free_port()
+    (ROOT / "build" / "e2e").mkdir(parents=True, exist_ok=True)
     log = open(ROOT / "build" / "e2e" / "hub.log", "w")  # noqa: SIM115 - closed below
     proc = subprocess.Popen(
         [
