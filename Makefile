@@ -121,7 +121,7 @@ bench: $(STAMP)
 	$(BIN)/python benchmarks/gateway.py
 	$(BIN)/python benchmarks/denylist.py
 
-## bench-grading: plain nbgrader vs python -m grader on a synthetic class of 30 (takes minutes)
+## bench-grading: plain nbgrader vs python -m grader on two synthetic classes of 6 (complete, mix; ~10 min)
 bench-grading: $(STAMP)
 	$(BIN)/python benchmarks/grading.py
 

@@ -18,8 +18,8 @@ import nbformat
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from grader.authoring.run import run_notebook  # noqa: E402
 from grader.course import Course  # noqa: E402
-from grader.execute import run_notebook  # noqa: E402
 
 PER_NOTEBOOK_GOAL = 10.0
 COURSE_GOAL = 60.0

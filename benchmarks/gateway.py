@@ -28,7 +28,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
 from authlab.cloud.aws import MotoServer  # noqa: E402
-from authlab.cloud.cognito import create_demo_pool, sign_in  # noqa: E402
+from authlab.cloud.cognito import create_demo_pool, session_tokens  # noqa: E402
 from authlab.cloud.gateway import Gateway  # noqa: E402
 from authlab.cloud.gateway.events import LambdaContext  # noqa: E402
 from authlab.cloud.localhttp import HttpRequest  # noqa: E402
@@ -79,9 +79,7 @@ def main() -> int:
             AuthorizerId=authorizer,
             Target=f"integrations/{integration}",
         )
-        token = sign_in(cognito, pool.client_id, "alice", pool.user("alice").password)[
-            "AccessToken"
-        ]
+        token = session_tokens(cognito, pool, "alice")["AccessToken"]
         forged = token[:-6] + ("AAAAAA" if not token.endswith("AAAAAA") else "BBBBBB")
         with Gateway(
             api, apigw=apigw, handlers={"notes": handler}, jwks_urls={pool.issuer: pool.jwks_url}

@@ -8,139 +8,43 @@ level (a linked assignment folder is graded as one without files, a linked stude
 not graded), and a folder whose name is not a student id
 (:func:`grader.course.student_id_problem`, the rule of ``ingest``) is not graded: each
 becomes a row with the reason. The time a submission was received comes from
-``received.json`` (:mod:`grader.receipts`), never from its ``timestamp.txt``.
+``received.json`` (:mod:`grader.records.receipts`), never from its ``timestamp.txt``.
 
 The grading itself is nbgrader's own ``Autograde`` converter (locked cells restored from
 the gradebook, deleted test cells re-inserted), one job per student and assignment, run in
 parallel worker processes (:mod:`grader.pool`): the student's code in a sandboxed kernel
-(:mod:`grader.sandbox`), every graded test, visible or hidden, in a judge outside it
-(:mod:`grader.judge`) that reaches the student's answers only as data. Only this process writes the gradebook (:mod:`grader.gradebook`),
+(:mod:`grader.sandbox.kernel`), every graded test, visible or hidden, in a judge outside it
+(:mod:`grader.judge.script`) that reaches the student's answers only as data. Only this process writes the gradebook (:mod:`grader.gradebook`),
 so formgrader and manual grading keep working on the results.
 
 Grading is incremental: a submission is graded only when it is new, or its files or its
 assignment's sources changed since it was last graded in this workdir (hashes kept by
-:mod:`grader.ledger`); ``force`` grades all. The rows returned, and so the CSV, always
-cover the whole class as the gradebook holds it (:mod:`grader.results`).
+:mod:`grader.records.ledger`); ``force`` grades all. The rows returned, and so the CSV, always
+cover the whole class as the gradebook holds it (:mod:`grader.records.results`).
 """
 
 from __future__ import annotations
 
 import logging
 import shutil
-from dataclasses import dataclass, field
 from pathlib import Path
 
+from .authoring.integrity import AssignmentSpec, notebook_spec
 from .course import ASSIGNMENT_RE, Course, GraderError, student_id_problem
-from .integrity import AssignmentSpec, notebook_spec
-from .receipts import RECEIPTS_FILE
+from .records.grades import UNSANDBOXED_NOTE
 
 __all__ = [
-    "BASE_COLUMNS",
     "DEFAULT_MEMORY_MB",
     "ClassResults",
-    "GradeRow",
-    "TIME_UNVERIFIED",
     "assignment_hash",
     "autograde",
-    "read_csv",
-    "write_csv",
 ]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_MEMORY_MB = 4096
 """Memory limit of each student's sandbox (MiB): resident memory of all its processes (a
-cgroup, as root) and what each process allocates (``RLIMIT_DATA``); see :mod:`grader.bwrap`."""
-
-TIME_UNVERIFIED = "time unverified"
-"""What the CSVs and the report say where no record the student does not write gives the
-time a submission was received (its ``timestamp.txt`` is the student's word, never used)."""
-
-UNSANDBOXED_NOTE = "graded WITHOUT the OS sandbox (--no-sandbox): trusted work only"
-"""The note on every row graded with ``sandbox=False``."""
-
-BASE_COLUMNS = ["student_id", "assignment", "notebook", "score", "max_score", "status", "reason"]
-
-
-@dataclass
-class GradeRow:
-    """One student's result for one notebook."""
-
-    student_id: str
-    assignment: str
-    notebook: str
-    score: float
-    max_score: float
-    status: str  # "graded" or "error"
-    reason: str = ""
-    exercises: dict[str, float] = field(default_factory=dict)  # "ex1" -> points scored
-    seconds: float | None = None  # time spent grading this notebook
-    pending: float = 0.0  # points still to be graded by hand (not part of score)
-    submitted: str = ""  # when it was received (ISO 8601, UTC), from a record the student
-    # does not write; "" when there is none: the time is unverified
-
-
-def _exercise_key(name: str) -> tuple[int, str]:
-    digits = name[2:]
-    return (int(digits), name) if name.startswith("ex") and digits.isdigit() else (10**6, name)
-
-
-def write_csv(rows: list[GradeRow], path: Path) -> None:
-    """Write ``rows`` as CSV: the base columns, ``pending`` (when any row has points awaiting
-    manual grading), one column per exercise, then ``seconds``; ``sandbox`` (``off``
-    on each row graded with ``--no-sandbox``) when any row was; last ``submitted``: when
-    the submission was received, or ``time unverified``. No cell is a spreadsheet formula
-    (:mod:`grader.safecsv`)."""
-    from .safecsv import write_rows
-
-    exercises = sorted({key for row in rows for key in row.exercises}, key=_exercise_key)
-    timed = any(row.seconds is not None for row in rows)
-    pending = any(row.pending for row in rows)
-    unsandboxed = any(UNSANDBOXED_NOTE in row.reason for row in rows)
-    columns = BASE_COLUMNS + (["pending"] if pending else []) + exercises
-    columns += ["seconds"] if timed else []
-    columns += ["sandbox"] if unsandboxed else []
-    columns += ["submitted"]
-    records = []
-    for row in rows:
-        record = {name: getattr(row, name) for name in BASE_COLUMNS}
-        record.update({key: f"{value:g}" for key, value in row.exercises.items()})
-        if pending:
-            record["pending"] = f"{row.pending:g}"
-        if timed:
-            record["seconds"] = "" if row.seconds is None else f"{row.seconds:.2f}"
-        if unsandboxed:
-            record["sandbox"] = "off" if UNSANDBOXED_NOTE in row.reason else "on"
-        record["submitted"] = row.submitted or TIME_UNVERIFIED
-        records.append([record.get(name, "") for name in columns])
-    write_rows(path, [columns, *records])
-
-
-def read_csv(path: Path) -> list[GradeRow]:
-    """Read rows written by :func:`write_csv` (cells unescaped: ``=2+3`` again)."""
-    from .safecsv import read_rows
-
-    rows = []
-    for record in read_rows(path):
-        base = {name: record.pop(name) for name in BASE_COLUMNS}
-        seconds = record.pop("seconds", "") or None
-        record.pop("sandbox", None)
-        pending = record.pop("pending", "") or "0"
-        submitted = record.pop("submitted", "")
-        rows.append(
-            GradeRow(
-                **{
-                    **base,
-                    "score": float(base["score"]),
-                    "max_score": float(base["max_score"]),
-                },
-                exercises={k: float(v) for k, v in record.items() if v not in ("", None)},
-                seconds=float(seconds) if seconds is not None else None,
-                pending=float(pending),
-                submitted="" if submitted == TIME_UNVERIFIED else submitted,
-            )
-        )
-    return rows
+cgroup, as root) and what each process allocates (``RLIMIT_DATA``); see :mod:`grader.sandbox.bwrap`."""
 
 
 def assignment_spec(course: Course, assignment: str) -> AssignmentSpec:
@@ -213,7 +117,7 @@ class ClassResults(list):
 
 def assignment_hash(course: Course, assignment: str) -> str:
     """SHA-256 of an assignment's sources and student notebooks: a change regrades its class."""
-    from .ledger import files_hash, folder_hash
+    from .records.ledger import files_hash, folder_hash
 
     return files_hash(
         (name, folder_hash(folder).encode("ascii"))
@@ -243,17 +147,17 @@ def autograde(
 
     A submission is graded again only when its files, or its assignment's sources, differ
     from when it was last graded here (SHA-256 recorded in the gradebook by
-    :mod:`grader.ledger`); ``force`` grades every submission. The rows returned cover every
+    :mod:`grader.records.ledger`); ``force`` grades every submission. The rows returned cover every
     student and notebook in the gradebook, graded now or before, with today's scores
-    (manual grades included, see :mod:`grader.results`).
+    (manual grades included, see :mod:`grader.records.results`).
 
     ``workdir`` receives nbgrader's ``submitted/`` (a staged copy), ``autograded/`` and the
     gradebook (default: the course root, as nbgrader itself does). ``jobs`` worker
     processes (default: one per core), or the Dask scheduler at ``dask``; ``timeout`` is
     the per-cell limit in seconds (default: ``Execute.timeout`` from nbgrader_config.py).
 
-    Each notebook runs in the OS sandbox of :mod:`grader.bwrap`; when it cannot start here
-    this raises :class:`~grader.bwrap.SandboxUnavailable` naming the fix, unless
+    Each notebook runs in the OS sandbox of :mod:`grader.sandbox.bwrap`; when it cannot start here
+    this raises :class:`~grader.sandbox.bwrap.SandboxUnavailable` naming the fix, unless
     ``sandbox=False`` (trusted work only: every row graded so says it in its reason).
     Submitted files are read by :mod:`grader.staging` (no links followed, sizes capped);
     the files it refuses are named in the row's reason. Student and assignment folders are
@@ -267,11 +171,11 @@ def autograde(
     from nbgrader.utils import parse_utc
 
     from .gradebook import record_assignments, record_result
-    from .ledger import Ledger, files_hash, folder_hash
     from .pool import make_pool
     from .progress import Progress
-    from .receipts import Receipt, read_receipts
-    from .results import class_rows
+    from .records.ledger import Ledger, files_hash, folder_hash
+    from .records.receipts import Receipt, read_receipts
+    from .records.results import class_rows
     from .staging import Staged, read_submission, write_files
     from .worker import Job
 
@@ -279,7 +183,7 @@ def autograde(
     if not submissions.is_dir():
         raise GraderError(f"No submissions folder at {submissions}.")
     if sandbox and not dask:  # a Dask worker checks its own machine when it starts a kernel
-        from .bwrap import require
+        from .sandbox.bwrap import require
 
         require()
     work = (workdir or course.root).resolve()
@@ -427,13 +331,13 @@ def _scan(submissions: Path, known: set[str], ledger) -> list[tuple[str, str, Pa
     so); a student folder that cannot be graded (a link, or a name that is not a student
     id) and an unknown assignment become a row of their own in the ledger, with the reason.
     Nothing is followed: every entry is looked at with ``lstat``."""
-    from .ledger import Outcome
+    from .records.ledger import Outcome
 
     found: list[tuple[str, str, Path]] = []
     before = ledger.outcomes()
     for student_dir in sorted(submissions.iterdir()):
         name = student_dir.name
-        if name in _CACHES or name == RECEIPTS_FILE:
+        if name in _CACHES:
             continue
         linked, is_dir = student_dir.is_symlink(), student_dir.is_dir()
         if not linked and not is_dir:
@@ -482,9 +386,9 @@ def _check_limits(
     """:func:`grader.limits.check_limits` with the class's pool and settings."""
     import copy
 
-    from .bwrap import Limits
     from .limits import check_limits
     from .pool import make_pool
+    from .sandbox.bwrap import Limits
 
     manager = plain["SandboxKernelManager"]
     default = Limits()
@@ -512,7 +416,7 @@ def _check_limits(
 def _outcomes(result, extra: list[str] = ()) -> dict:
     """What the ledger keeps of one job's result: each notebook's status, reason and time
     (``extra``: notes on the whole submission, such as files staging refused)."""
-    from .ledger import Outcome
+    from .records.ledger import Outcome
 
     share = result.seconds / max(1, len(result.notebooks))
     outcomes = {}

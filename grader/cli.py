@@ -10,13 +10,14 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from .autograde import DEFAULT_MEMORY_MB, autograde, write_csv
+from .authoring.lint import lint_course
+from .authoring.release import release
+from .authoring.samples import write_samples
+from .autograde import DEFAULT_MEMORY_MB, autograde
 from .console import stderr_to_log
 from .course import Course, GraderError
-from .export import PENDING_CHOICES
-from .lint import lint_course
-from .release import release
-from .samples import write_samples
+from .records.export import PENDING_CHOICES
+from .records.grades import write_csv
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -118,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
         "--static",
         action="store_true",
         help="only the rules read from the notebooks: do not grade the solutions in the judge "
-        "(with memorizers of the visible checks, grader/memorize.py)",
+        "(with memorizers of the visible checks, grader/authoring/memorize.py)",
     )
     sub.add_parser(
         "samples", help="rewrite data/submissions (perfect, partial, blank) from the sources"
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"Released {len(written)} notebooks into {course.release_dir}.")
             return 0
         if args.command == "kit":
-            from .kit import build_kit
+            from .authoring.kit import build_kit
 
             kit = build_kit(course, args.out, force=args.force)
             print(f"Wrote the student edition: {kit.folder} ({kit.files} files) and {kit.archive}.")
@@ -149,7 +150,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "lint":
             problems = lint_course(course)
             if not args.static:
-                from .memorize import lint_answers
+                from .authoring.memorize import lint_answers
 
                 problems += lint_answers(course)
             for problem in problems:
@@ -163,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             return 0
         if args.command == "ingest":
-            from .ingest import ingest
+            from .records.ingest import ingest
 
             out = args.out or course.root / "submitted"
             report = ingest(course, args.export, out)
@@ -176,7 +177,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"  {name}: {reason}")
             return 0
         if args.command == "feedback":
-            from .feedback import write_feedback
+            from .records.feedback import write_feedback
 
             work = (args.workdir or course.root).resolve()
             pages = write_feedback(work, student=args.student, assignment=args.assignment)
@@ -187,12 +188,12 @@ def main(argv: list[str] | None = None) -> int:
             if not (work / "gradebook.db").is_file():
                 raise GraderError(f"No gradebook at {work / 'gradebook.db'}: run autograde first.")
             if args.command == "report":
-                from .report import write_report
+                from .records.report import write_report
 
                 page, table = write_report(course, work, args.out)
                 print(f"Report: {page} and {table} (rubrics under {args.out / 'rubrics'})")
                 return 0
-            from .export import export_grades
+            from .records.export import export_grades
 
             done = export_grades(work, args.out, args.pending)
             print(
@@ -217,7 +218,7 @@ def main(argv: list[str] | None = None) -> int:
                 )
             return 0
         if args.command == "rubrics":
-            from .rubrics import write_rubrics
+            from .records.rubrics import write_rubrics
 
             unknown = [a for a in args.assignments if a not in course.assignments()]
             if unknown:

@@ -4,6 +4,9 @@ While autograde runs, everything else written to standard error (nbgrader's conv
 the kernels' warnings such as "Kernel is running over TCP without encryption", a worker's
 traceback) goes to a log file instead, by pointing file descriptor 2 at it: worker processes
 and the kernels they start inherit it. The progress line keeps the original stream.
+Python's warnings, which are written to ``sys.stderr`` as it is when they are shown (the
+terminal, inside the block), go to the log too: SQLAlchemy's ``SAWarning`` about
+nbgrader's gradebook objects ("... not in session ...") are for the log, not the instructor.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sys
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
@@ -31,12 +35,28 @@ def stderr_to_log(path: Path) -> Iterator[TextIO]:
     saved = os.dup(2)
     terminal = os.fdopen(os.dup(saved), "w", buffering=1, encoding="utf-8", errors="replace")
     previous = sys.stderr
+    shown = warnings.showwarning
     with path.open("w", encoding="utf-8") as log:
         os.dup2(log.fileno(), 2)
         sys.stderr = terminal
+
+        def to_log(
+            message: Warning | str,
+            category: type[Warning],
+            filename: str,
+            lineno: int,
+            file: TextIO | None = None,
+            line: str | None = None,
+        ) -> None:
+            """``warnings.showwarning`` while the block runs: into the log, never the terminal."""
+            log.write(warnings.formatwarning(message, category, filename, lineno, line))
+            log.flush()
+
+        warnings.showwarning = to_log
         try:
             yield terminal
         finally:
+            warnings.showwarning = shown
             terminal.flush()
             sys.stderr = previous
             os.dup2(saved, 2)

@@ -15,10 +15,12 @@ from traitlets.config.loader import PyFileConfigLoader
 
 __all__ = [
     "ASSIGNMENT_RE",
+    "RECEIPTS_FILE",
     "STUDENT_ID_RE",
     "Course",
     "GraderError",
     "notebook_points",
+    "solution_text",
     "student_id_problem",
 ]
 
@@ -30,9 +32,16 @@ STUDENT_ID_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,127}")
 It never starts with a character a spreadsheet reads as a formula (``= + - @``)."""
 
 
+RECEIPTS_FILE = "received.json"
+"""The receipts file ``grader ingest`` writes beside the student folders
+(:mod:`grader.records.receipts`): a name no student id may take."""
+
+
 def student_id_problem(name: str) -> str | None:
     """Why ``name`` is not a usable student id (``ingest`` and ``autograde`` apply the same
     rule), or None when it is one."""
+    if name == RECEIPTS_FILE:
+        return f"reserved: {RECEIPTS_FILE} is the name of the grader's receipts file"
     if STUDENT_ID_RE.fullmatch(name):
         return None
     return (
@@ -49,6 +58,18 @@ def notebook_points(path: Path) -> float:
         if meta.get("grade"):
             total += float(meta.get("points", 0))
     return total
+
+
+_MARKERS = re.compile(r"^[ \t]*### (BEGIN|END) SOLUTION[ \t]*\n?", re.MULTILINE)
+
+
+def solution_text(source: str) -> str:
+    """A solution cell's source with nbgrader's solution markers removed.
+
+    In a written answer, a ``**Rubric`` section (for graders only) is left out.
+    """
+    text = _MARKERS.sub("", source)
+    return text.split("**Rubric", 1)[0].rstrip() + "\n" if "**Rubric" in text else text
 
 
 def _put_tools_on_path() -> None:

@@ -4,7 +4,7 @@
   does, and returns a *template*: a copy of the gradebook holding the assignments and no
   student, which every worker grades against privately.
 * :func:`record_result` writes one worker result the way ``nbgrader autograde`` would:
-  student, submission (with the time it was received, from :mod:`grader.receipts`, or
+  student, submission (with the time it was received, from :mod:`grader.records.receipts`, or
   none when unverified: never the student's ``timestamp.txt``), zero for notebooks not submitted, then
   nbgrader's own ``SaveAutoGrades`` and ``AssignLatePenalties`` on each autograded
   notebook, which is also saved under ``autograded/`` for formgrader.
@@ -15,7 +15,7 @@ the points of the source notebooks), and afterwards every automatic score is cla
 ``[0, the cell's maximum]`` (:func:`clamp_score`), so a notebook forged in a sandbox that
 claims ``points: 100`` still scores at most the cell's points.
 
-Scores are read back by :mod:`grader.results`.
+Scores are read back by :mod:`grader.records.results`.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 from .course import GraderError
-from .ledger import LEDGER_TABLES
+from .records.ledger import LEDGER_TABLES
 from .worker import JobResult
 
 __all__ = ["clamp_score", "record_assignments", "record_result"]

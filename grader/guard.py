@@ -14,7 +14,10 @@ both, from its command line and from formgrader's buttons, which would bypass al
 ``nbgrader_config.py`` sets both converters' ``exporter_class`` to the refusing exporters below.
 A converter builds its exporter in ``start()`` before it touches a file, the gradebook or a
 kernel, so these commands and buttons stop at once, saying what to run instead: the message is
-logged as an error (formgrader shows it in the dialog's log) and raised. ``python -m grader
+logged as an error (formgrader shows it in the dialog's log) and raised. Formgrader's dialog
+would show the raised error as a whole Python traceback (nbgrader's API returns
+``traceback.format_exc()``); :func:`refusals_in_one_line`, called by ``nbgrader_config.py``,
+makes it show the refusal's one line instead. ``python -m grader
 autograde`` is unaffected: its workers build their own nbgrader settings, which never carry the
 ``Autograde`` section (see ``grader.autograde._worker_config``).
 
@@ -55,6 +58,9 @@ AUTOGRADE_REFUSED = (
 """What ``nbgrader autograde`` and formgrader's Autograde button say instead of grading
 (short lines: formgrader shows it in a ``<pre>``)."""
 
+AUTOGRADE_REFUSED_LINE = "Refused: grade with `python -m grader autograde` (or `make autograde`)."
+"""The one line in formgrader's dialog where nbgrader's traceback would be."""
+
 FEEDBACK_REFUSED = (
     "nbgrader's Generate Feedback is disabled in this course:\n"
     "its pages would show the hidden tests.\n"
@@ -63,6 +69,11 @@ FEEDBACK_REFUSED = (
     "publishes those pages."
 )
 """What ``nbgrader generate_feedback`` and formgrader's Generate Feedback buttons say."""
+
+FEEDBACK_REFUSED_LINE = (
+    "Refused: write feedback with `python -m grader feedback` (or `make feedback`)."
+)
+"""The one line in formgrader's dialog where nbgrader's traceback would be."""
 
 RELEASE_REFUSED = (
     "Not releasing feedback: {page} shows hidden tests\n"
@@ -89,11 +100,14 @@ class _RefusingExporter(Exporter):
     """An exporter that cannot be built: its converter stops before it changes anything."""
 
     message: ClassVar[str] = ""
+    line: ClassVar[str] = ""
 
     def __init__(self, config: Any = None, **kw: Any) -> None:
         parent = kw.get("parent")
         log = getattr(parent, "log", None) or logging.getLogger("grader")
         log.error(self.message)
+        if parent is not None:
+            parent._grader_refusal = self.line  # read by refusals_in_one_line's capture_log
         raise NbGraderException(self.message)
 
 
@@ -101,6 +115,7 @@ class AutogradeRefused(_RefusingExporter):
     """``Autograde.exporter_class`` in nbgrader_config.py: refuses with :data:`AUTOGRADE_REFUSED`."""
 
     message = AUTOGRADE_REFUSED
+    line = AUTOGRADE_REFUSED_LINE
 
 
 class FeedbackRefused(_RefusingExporter):
@@ -108,6 +123,34 @@ class FeedbackRefused(_RefusingExporter):
     :data:`FEEDBACK_REFUSED`."""
 
     message = FEEDBACK_REFUSED
+    line = FEEDBACK_REFUSED_LINE
+
+
+def refusals_in_one_line() -> None:
+    """Make formgrader's dialog show a refusal's one line, not nbgrader's traceback.
+
+    Formgrader's buttons call :class:`nbgrader.apps.api.NbGraderAPI`, which runs the converter
+    through ``capture_log`` and returns ``{"success": False, "error": <the traceback>, "log":
+    ...}``; the dialog shows the log, then the traceback. This wraps the API's ``capture_log``
+    (once per process; ``nbgrader_config.py`` calls it each time it is read) so that, when a
+    refusing exporter stopped the converter, ``error`` is the refusal's one line. Any other
+    failure keeps nbgrader's traceback.
+    """
+    from nbgrader.apps import api
+
+    if getattr(api.capture_log, "grader_one_line", False):
+        return
+    original = api.capture_log
+
+    def capture_log(app: Any, *args: Any, **kw: Any) -> dict:
+        result = original(app, *args, **kw)
+        line = getattr(app, "_grader_refusal", "")
+        if line and not result.get("success"):
+            result["error"] = line
+        return result
+
+    capture_log.grader_one_line = True  # type: ignore[attr-defined]
+    api.capture_log = capture_log
 
 
 def pages_with_hidden_tests(pages: list[str]) -> list[str]:

@@ -2,7 +2,7 @@
 
 A limit that stops an honest kernel zeroes honest students. So before grading, each
 assignment's solutions (the student notebooks with every answer filled from ``solutions/``,
-as :mod:`grader.samples` makes the *perfect* sample) are graded once through the same
+as :mod:`grader.authoring.samples` makes the *perfect* sample) are graded once through the same
 pool, sandbox and limits as the class. They must come back graded, with every graded test
 passing and nothing stopped by a limit (memory, processes, time). If a limit stops them,
 :func:`check_limits` refuses before any student is graded, naming the cause and the least
@@ -91,7 +91,7 @@ def solution_job(course: Course, assignment: str, job: Callable[..., Job]) -> Jo
     makes it with the class's spec, gradebook and settings."""
     import nbformat
 
-    from .samples import KINDS, fill_answers
+    from .authoring.samples import KINDS, fill_answers
 
     files = {}
     for source in course.source_notebooks(assignment):

@@ -11,6 +11,7 @@ Both yield one :class:`~grader.worker.JobResult` per job, in completion order.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import shutil
@@ -20,6 +21,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from multiprocessing.connection import wait
+from pathlib import Path
 
 from .worker import Job, JobResult, NotebookResult, grade_job
 
@@ -38,6 +40,10 @@ def _serve(conn, tmpdir: str) -> None:
     """A worker's loop: receive a job, send its result, until told to stop."""
     os.environ["TMPDIR"] = tmpdir
     tempfile.tempdir = tmpdir
+    if hasattr(os, "fork"):
+        from .judge.server import start_warm
+
+        start_warm()  # it imports its modules while this worker sets up its first job
     while True:
         try:
             job = conn.recv()
@@ -46,6 +52,21 @@ def _serve(conn, tmpdir: str) -> None:
         if job is None:
             return
         conn.send(grade_job(job))
+
+
+def compile_course_library() -> None:
+    """Write the bytecode of the course library (``authlab``) where Python looks for it, as
+    pip does for an installed package: every sandboxed kernel imports it from a read-only
+    view and would compile it again each time. Nothing is written where it cannot be."""
+    import compileall
+
+    try:
+        import authlab
+    except ImportError:
+        return
+    package = Path(authlab.__file__).resolve().parent
+    with contextlib.suppress(OSError):
+        compileall.compile_dir(package, quiet=2, workers=1)
 
 
 def _kill_tree(pid: int) -> None:
@@ -93,6 +114,7 @@ class LocalPool:
         import nbgrader.converters  # noqa: F401 - imported once, before forking
         import nbgrader.preprocessors  # noqa: F401
 
+        compile_course_library()
         tmpdir = tempfile.mkdtemp(prefix="grader-pool-")
         pending = deque(jobs)
         slots = [self._start(tmpdir) for _ in range(min(self.workers, len(jobs)))]

@@ -1,13 +1,13 @@
 """What the sandbox stopped, read from a graded notebook's outputs, for the ``reason`` column.
 
-The sandbox (:mod:`grader.bwrap`) does not report to the grader; its limits show up as
+The sandbox (:mod:`grader.sandbox.bwrap`) does not report to the grader; its limits show up as
 errors in the notebook's outputs: ``MemoryError`` (memory limit), "Network is
 unreachable" (no network), "Resource temporarily unavailable" from ``fork`` (process
 limit), "No such process" from ``kill`` (another process is out of sight), "No space left
 on device" or "File too large" (disk limit), ``CellTimeoutError`` (time limit). Naming them
 lets an instructor follow up on a submission that tried something. :func:`label_stops`
 adds each limit's value; the grader's own record of a kernel stopped at a limit (cgroups,
-exit codes) is :func:`grader.sandbox.take_stopped`.
+exit codes) is :func:`grader.sandbox.kernel.take_stopped`.
 """
 
 from __future__ import annotations
@@ -62,8 +62,8 @@ def what_stopped(notebook: str | dict) -> list[str]:
 
 def judge_stopped(notebook: str | dict) -> str:
     """The row's note when the judge refused to finish reading a reply from the kernel (a
-    failed check's message starts with :data:`grader.link.STOPPED_REPLY`), else ``""``."""
-    from .link import STOPPED_REPLY
+    failed check's message starts with :data:`grader.judge.link.STOPPED_REPLY`), else ``""``."""
+    from .judge.link import STOPPED_REPLY
 
     if isinstance(notebook, str):
         try:

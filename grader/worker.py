@@ -1,18 +1,18 @@
 """One grading job, run in a worker process: a student's assignment through nbgrader's Autograde.
 
 A :class:`Job` carries everything a worker needs as plain data (the student's files, the
-assignment's :class:`~grader.integrity.AssignmentSpec`, a snapshot of the gradebook holding
+assignment's :class:`~grader.authoring.integrity.AssignmentSpec`, a snapshot of the gradebook holding
 the assignment, nbgrader's settings), so the same job runs in a local process or on a
 Dask worker with no access to the course. :func:`grade_job`
 
-1. checks each notebook (:mod:`grader.integrity`); unreadable or foreign ones are not graded;
+1. checks each notebook (:mod:`grader.authoring.integrity`); unreadable or foreign ones are not graded;
 2. lays out a scratch course in the temp folder: ``submitted/`` with only this student's
    files, ``autograded/`` (the kernel's working directory), and, in a separate folder, a
    private copy of the gradebook;
 3. runs nbgrader's own ``Autograde`` converter (locked cells restored, deleted test cells
-   re-inserted) with :class:`~grader.judged_execute.JudgedExecute` as the executor: the
+   re-inserted) with :class:`~grader.judge.execute.JudgedExecute` as the executor: the
    student's notebook runs in the sandboxed kernel without its graded test cells, which
-   the judge (:mod:`grader.judge`) runs outside it, from the instructor's notebook;
+   the judge (:mod:`grader.judge.script`) runs outside it, from the instructor's notebook;
 4. returns the autograded notebooks; the parent alone writes the course's gradebook.
 """
 
@@ -28,7 +28,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .integrity import AssignmentSpec, check_notebook
+from . import phases
+from .authoring.integrity import AssignmentSpec, check_notebook
 from .staging import MAX_NOTEBOOK_BYTES, read_regular
 from .stopped import judge_stopped, label_stops, what_stopped
 
@@ -124,7 +125,7 @@ def _failure_reason(log: str, stops: list[str] = (), timeout: float | None = Non
 def _config(job: Job, root: Path, db: Path, home: Path):
     from traitlets.config import Config
 
-    from .judged_execute import JudgedExecute
+    from .phases import TimedExecute
 
     config = Config(job.config)
     course = config.CourseDirectory
@@ -133,14 +134,14 @@ def _config(job: Job, root: Path, db: Path, home: Path):
     course.autograded_directory = "autograded"
     course.source_directory = "source"
     course.db_url = f"sqlite:///{db}"
-    config.OverwriteCells.add_missing_cells = False  # done by grader.integrity, in place
+    config.OverwriteCells.add_missing_cells = False  # done by grader.authoring.integrity, in place
     config.SandboxKernelManager.home = str(home)
     config.Execute.shutdown_kernel = "immediate"  # the notebook is done: no graceful wait
     from nbgrader.converters import Autograde
 
     chain = list(Autograde.class_traits()["autograde_preprocessors"].default())
     config.Autograde.autograde_preprocessors = [
-        JudgedExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
+        TimedExecute if getattr(p, "__name__", "") == "Execute" else p for p in chain
     ]
     config.JudgedExecute.scripts = {
         name: nb.judge for name, nb in job.spec.notebooks.items() if nb.judge
@@ -152,28 +153,40 @@ def _config(job: Job, root: Path, db: Path, home: Path):
 def grade_job(job: Job) -> JobResult:
     """Grade one job in this process (see the module's docstring); never raises."""
     started = time.perf_counter()
+    phases.take()
     spec = job.spec
     results: dict[str, NotebookResult] = {}
     gradable: dict[str, bytes] = {}
-    for name in spec.notebooks:
-        data = job.files.get(f"{name}.ipynb")
-        verdict = check_notebook(name, data, spec)
-        if verdict.problem:
-            results[name] = NotebookResult(name, "error", verdict.problem)
-        else:
-            results[name] = NotebookResult(name, "graded", notes=verdict.notes, attempted=True)
-            gradable[name] = verdict.data or data
+    with phases.timed("integrity check"):
+        for name in spec.notebooks:
+            data = job.files.get(f"{name}.ipynb")
+            verdict = check_notebook(name, data, spec)
+            if verdict.problem:
+                results[name] = NotebookResult(name, "error", verdict.problem)
+            else:
+                results[name] = NotebookResult(name, "graded", notes=verdict.notes, attempted=True)
+                gradable[name] = verdict.data or data
     log = ""
     if gradable:
         log = _run_nbgrader(job, gradable, results)
     ordered = [results[name] for name in spec.notebooks]
-    return JobResult(job.student, job.assignment, ordered, time.perf_counter() - started, log)
+    seconds = time.perf_counter() - started
+    phases.record(
+        student=job.student,
+        assignment=job.assignment,
+        notebooks=len(gradable),
+        seconds=seconds,
+        pid=os.getpid(),
+        phases=phases.take(),
+    )
+    return JobResult(job.student, job.assignment, ordered, seconds, log)
 
 
 def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, NotebookResult]) -> str:
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
 
+    staged = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
     private = Path(tempfile.mkdtemp(prefix="gradebook-"))
     try:
@@ -208,11 +221,13 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
         app.force = True
         app.create_student = True
         logging.getLogger("traitlets").setLevel(logging.ERROR)
-        from .sandbox import take_peak_mb, take_stopped
+        from .sandbox.kernel import take_peak_mb, take_stopped
 
         take_stopped()
         take_peak_mb()
-        outcome = capture_log(app)
+        phases.add("staging", time.perf_counter() - staged)
+        with phases.timed("nbgrader (total)"):
+            outcome = capture_log(app)
         log = "\n".join(str(outcome.get(k) or "") for k in ("log", "error"))
         seen = take_stopped()  # what the sandbox's cgroups and exit codes say stopped it
         peak = take_peak_mb()
@@ -243,13 +258,14 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
             results[name].reason = f"the grader failed: {type(exc).__name__}: {exc}"[:300]
         return repr(exc)
     finally:
-        _remove(scratch)
-        _remove(private)
+        with phases.timed("cleanup"):
+            _remove(scratch)
+            _remove(private)
 
 
 def _limits(job: Job) -> dict:
     """The values of the limits a job's kernels run under, for the ``reason`` column."""
-    from .bwrap import Limits
+    from .sandbox.bwrap import Limits
 
     manager = job.config.get("SandboxKernelManager", {})
     default = Limits()
@@ -299,7 +315,8 @@ def _sandboxed_autograde(hideout: Path):
         def convert_single_notebook(self, notebook_filename: str) -> None:
             self._sanitizing = True
             self._init_preprocessors()
-            BaseConverter.convert_single_notebook(self, notebook_filename)
+            with phases.timed("nbgrader: restore cells"):
+                BaseConverter.convert_single_notebook(self, notebook_filename)
             built = os.path.join(self.writer.build_directory, os.path.basename(notebook_filename))
             hidden = hideout / os.path.basename(built)
             shutil.move(built, hidden)
@@ -311,9 +328,13 @@ def _sandboxed_autograde(hideout: Path):
                     name=Path(built).stem, path=os.path.dirname(built)
                 )
                 nb = read(str(hidden), as_version=4)
-                with utils.setenv(NBGRADER_EXECUTION="autograde"):
+                with (
+                    utils.setenv(NBGRADER_EXECUTION="autograde"),
+                    phases.timed("nbgrader: execute and score"),
+                ):
                     output, resources = self.exporter.from_notebook_node(nb, resources=resources)
-                self.write_single_notebook(output, resources)
+                with phases.timed("nbgrader: write"):
+                    self.write_single_notebook(output, resources)
             finally:
                 self._sanitizing = True
 

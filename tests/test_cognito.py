@@ -8,12 +8,13 @@ import requests
 
 from authlab.cloud.cognito import (
     DemoUser,
+    admin_tokens,
     create_demo_pool,
     issuer_url,
     jwks_url,
     read_users,
     region_of,
-    sign_in,
+    session_tokens,
 )
 from authlab.errors import ConfigurationError
 
@@ -46,8 +47,7 @@ def test_demo_pool_is_seeded_and_users_sign_in(aws):
     names = {g["GroupName"] for g in cognito.list_groups(UserPoolId=pool.pool_id)["Groups"]}
     assert names == set(pool.groups)
 
-    alice = pool.user("alice")
-    tokens = sign_in(cognito, pool.client_id, "alice", alice.password)
+    tokens = session_tokens(cognito, pool, "alice")
     assert set(tokens) >= {"IdToken", "AccessToken", "RefreshToken"}
     id_claims = jwt.decode(tokens["IdToken"], options={"verify_signature": False})
     access = jwt.decode(tokens["AccessToken"], options={"verify_signature": False})
@@ -63,7 +63,7 @@ def test_demo_pool_is_seeded_and_users_sign_in(aws):
     assert pool.jwks_url.startswith(aws.endpoint_url)
 
     with pytest.raises(cognito.exceptions.NotAuthorizedException):
-        sign_in(cognito, pool.client_id, "alice", "wrong password")
+        admin_tokens(cognito, pool.pool_id, pool.client_id, "alice", "wrong password")
     with pytest.raises(ConfigurationError, match="alice"):
         pool.user("mallory")
 
@@ -79,7 +79,54 @@ def test_custom_users_and_password_policy(aws):
     with pytest.raises(cognito.exceptions.InvalidPasswordException):
         cognito.sign_up(ClientId=pool.client_id, Username="weak", Password="short")
     claims = jwt.decode(
-        sign_in(cognito, pool.client_id, "erin", "Another-Passw0rd!")["IdToken"],
+        session_tokens(cognito, pool, "erin")["IdToken"],
         options={"verify_signature": False},
     )
     assert claims["cognito:groups"] == ["ops"]
+
+
+def test_the_library_ships_no_frontend_sign_in(aws):
+    """Notebook 04's exercise 1 (InitiateAuth with a password flow) is not in the library."""
+    import inspect
+
+    import authlab.cloud.cognito as module
+
+    assert not hasattr(module, "sign_in")
+    source = inspect.getsource(module)
+    assert "initiate_auth(" not in source.replace("admin_initiate_auth(", "")
+    assert '"USER_PASSWORD_AUTH"' not in source
+
+
+def test_admin_tokens_names_a_pending_challenge(aws):
+    cognito = aws.client("cognito-idp")
+    pool = create_demo_pool(cognito, endpoint_url=aws.endpoint_url, users=[])
+    cognito.admin_create_user(
+        UserPoolId=pool.pool_id,
+        Username="newbie",
+        TemporaryPassword="Temporary-Passw0rd!",
+        MessageAction="SUPPRESS",
+    )
+    with pytest.raises(ConfigurationError, match="NEW_PASSWORD_REQUIRED"):
+        admin_tokens(cognito, pool.pool_id, pool.client_id, "newbie", "Temporary-Passw0rd!")
+
+
+def test_srp_challenge_is_named_in_the_hint_not_a_bare_key_error(aws):
+    """Item 16: a learner's sign-in with USER_SRP_AUTH meets a challenge; the hint names it."""
+    import authlab
+    from authlab.course.feedback import CheckFailed, call
+
+    cognito = authlab.client("cognito-idp")
+    pool = create_demo_pool(cognito, endpoint_url=authlab.start_moto().endpoint_url)
+
+    def learner_sign_in(username, password):
+        answer = cognito.initiate_auth(
+            ClientId=pool.client_id,
+            AuthFlow="USER_SRP_AUTH",
+            AuthParameters={"USERNAME": username, "SRP_A": "ab" * 64},
+        )
+        return answer["AuthenticationResult"]
+
+    with pytest.raises(CheckFailed) as failed:
+        call(learner_sign_in, "alice", "whatever", what="sign_in(...)")
+    assert "PASSWORD_VERIFIER" in failed.value.hint
+    assert "USER_SRP_AUTH" in failed.value.hint

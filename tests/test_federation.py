@@ -10,6 +10,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 
 from authlab.clock import FrozenClock
 from authlab.cloud.federation import (
+    SOCIAL_ISSUERS,
     Federation,
     OidcProvider,
     create_oidc_provider,
@@ -228,3 +229,46 @@ def test_verify_signature_refuses_bad_upstream_tokens(setup, entra):
     with pytest.raises(ExpiredTokenError):
         federation.verify_signature(good)
     assert issubclass(ExpiredTokenError, TokenError)
+
+
+def test_social_sign_in_with_google_checks_iss_and_aud_like_cognito(setup):
+    """Issue 22 item 10: a provider of type Google through the same exchange; with
+    check_upstream=None the strict verifier checks iss and aud, as Cognito does itself."""
+    cognito, pool, client, _, _, _, _ = setup
+    google_client = "1234-app.apps.googleusercontent.com"
+    with OidcIssuer(SOCIAL_ISSUERS["Google"], audience=google_client) as google:
+        cognito.create_identity_provider(
+            UserPoolId=pool,
+            ProviderName="Google",
+            ProviderType="Google",
+            ProviderDetails={"client_id": google_client, "jwks_uri": google.jwks_url},
+            AttributeMapping={"username": "sub", "email": "email"},
+        )
+        provider = OidcProvider.from_pool(cognito, pool, "Google")
+        assert provider.issuer == "https://accounts.google.com"
+        social = Federation(cognito, pool_id=pool, client_id=client, provider=provider)
+        token = google.issue({"email": "grace@gmail.example"}, subject="10987")
+        result = social.exchange(token, check_upstream=None, map_claims=map_claims)
+        assert result.created and result.username == "Google_10987"
+        other_app = google.issue({"email": "g@x"}, audience="another.apps.googleusercontent.com")
+        with pytest.raises(AudienceError):
+            social.exchange(other_app, check_upstream=None, map_claims=map_claims)
+        with OidcIssuer("https://accounts.google.evil", audience=google_client) as fake:
+            social_fake = Federation(
+                cognito,
+                pool_id=pool,
+                client_id=client,
+                provider=OidcProvider(
+                    "Google", provider.issuer, google_client, {"username": "sub"}, fake.jwks_url
+                ),
+            )
+            with pytest.raises(IssuerError):
+                social_fake.exchange(fake.issue(), check_upstream=None, map_claims=map_claims)
+    cognito.create_identity_provider(
+        UserPoolId=pool,
+        ProviderName="Facebook",
+        ProviderType="Facebook",
+        ProviderDetails={"client_id": "fb", "client_secret": "s", "authorize_scopes": "email"},
+    )
+    with pytest.raises(ConfigurationError, match="OAuth 2.0 only"):
+        OidcProvider.from_pool(cognito, pool, "Facebook")

@@ -243,3 +243,45 @@ def test_check_written_names_a_blank_written_answer(tmp_path):
         check_written("ex3_explain", "Exercise 3", tmp_path)
     check_written("ex4_explain", "Exercise 4", tmp_path)  # answered: passes
     check_written("ex9_explain", "Exercise 9", tmp_path)  # no such cell here: nothing to check
+
+
+def test_raises_not_implemented_reads_the_stub_never_runs_it():
+    from authlab.course.feedback import raises_not_implemented
+
+    assert raises_not_implemented("# YOUR CODE HERE\nraise NotImplementedError()")
+    assert raises_not_implemented("%load_ext x\nraise NotImplementedError")
+    assert not raises_not_implemented("def f():\n    raise NotImplementedError()")  # called later
+    assert not raises_not_implemented("PREDICTIONS = {'a': 200}")
+    assert not raises_not_implemented("this is not python")
+
+
+def test_an_unanswered_prediction_says_not_answered_yet(tmp_path, monkeypatch):
+    """Issue 22 item 16: the learner's hint under a value exercise left as nbgrader's stub."""
+    import shutil
+    from pathlib import Path
+
+    import nbformat
+
+    from authlab.course.feedback import awaiting_answer
+
+    name = "05-api-gateway-jwt-authorizer"
+    released = Path(__file__).resolve().parents[1] / "notebooks" / name / f"{name}.ipynb"
+    shutil.copy(released, tmp_path / f"{name}.ipynb")
+    monkeypatch.chdir(tmp_path)
+    assert awaiting_answer("PREDICTIONS")
+    assert not awaiting_answer("REQUESTS")  # a lesson's name, not an answer
+    try:
+        PREDICTIONS  # noqa: B018, F821 - the learner's test cell, before answering
+    except NameError as error:
+        hint = hint_for(error)
+    assert hint.startswith("PREDICTIONS is an exercise's answer, not answered yet")
+    nb = nbformat.read(tmp_path / f"{name}.ipynb", as_version=4)
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == "ex2_predictions":
+            cell.source = "PREDICTIONS = {}"
+    nbformat.write(nb, tmp_path / f"{name}.ipynb")
+    assert not awaiting_answer("PREDICTIONS")
+    try:
+        PREDICTIONS  # noqa: B018, F821 - answered, but the cell has not run
+    except NameError as error:
+        assert hint_for(error).startswith("PREDICTIONS is defined by the cell that begins")

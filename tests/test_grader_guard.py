@@ -18,7 +18,9 @@ from nbgrader.coursedir import CourseDirectory
 
 from grader.guard import (
     AUTOGRADE_REFUSED,
+    AUTOGRADE_REFUSED_LINE,
     FEEDBACK_REFUSED,
+    FEEDBACK_REFUSED_LINE,
     SUBMISSION_FILES,
     AutogradeRefused,
     FeedbackRefused,
@@ -88,6 +90,15 @@ def test_the_messages_name_the_course_commands():
     assert "python -m grader autograde" in AUTOGRADE_REFUSED
     assert "make autograde" in AUTOGRADE_REFUSED
     assert "python -m grader feedback" in FEEDBACK_REFUSED
+    for line in (AUTOGRADE_REFUSED_LINE, FEEDBACK_REFUSED_LINE):
+        assert "\n" not in line and len(line) <= 80  # one line of formgrader's dialog
+
+
+def test_other_failures_keep_nbgraders_traceback(course_dir):
+    """Only a refusal is shortened: a real problem still shows its traceback."""
+    result = _api(course_dir).generate_assignment("00-no-such-assignment")
+    assert result["success"] is False, result
+    assert "Traceback" in result["error"]
 
 
 def test_formgraders_autograde_refuses_and_changes_nothing(course_dir):
@@ -95,7 +106,7 @@ def test_formgraders_autograde_refuses_and_changes_nothing(course_dir):
     result = _api(course_dir).autograde(NB, STUDENT)
     assert result["success"] is False
     assert said(AUTOGRADE_REFUSED, result["log"])
-    assert said(AUTOGRADE_REFUSED, result["error"])
+    assert result["error"] == AUTOGRADE_REFUSED_LINE  # the dialog's one line, no traceback
     assert _snapshot(course_dir) == before
     assert not (course_dir / "gradebook.db").exists()
 
@@ -106,6 +117,8 @@ def test_formgraders_generate_feedback_refuses_and_keeps_the_pages(course_dir, s
     result = _api(course_dir).generate_feedback(NB, student)
     assert result["success"] is False
     assert said(FEEDBACK_REFUSED, result["log"])
+    assert result["error"] == FEEDBACK_REFUSED_LINE
+    assert "Traceback" not in result["log"]
     assert _snapshot(course_dir) == before
     page = course_dir / "feedback" / STUDENT / NB / f"{NB}.html"
     assert page.read_text(encoding="utf-8") == GRADER_PAGE

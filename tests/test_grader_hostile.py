@@ -23,10 +23,11 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from grader.autograde import autograde, read_csv
-from grader.bwrap import SANDBOX_UID_BASE
+from grader.autograde import autograde
 from grader.cli import main
 from grader.pool import LocalPool
+from grader.records.grades import read_csv
+from grader.sandbox.bwrap import SANDBOX_UID_BASE
 
 from .conftest import COURSE, ROOT
 from .fixtures import hostile as records
@@ -476,7 +477,7 @@ def test_finding_12_no_network_few_processes_small_files(batch):
 
 
 def test_memory_is_capped_for_the_sandbox_as_a_whole_where_cgroups_work(batch):
-    from grader import cgroups
+    from grader.sandbox import cgroups
 
     seen = _said(batch, "memory-in-children", "CHILDREN")
     row = _row(batch, "memory-in-children")
@@ -545,8 +546,8 @@ def test_a_refused_file_named_as_a_formula_is_named_in_the_reason(batch):
 
 
 def test_no_csv_the_grader_writes_holds_a_formula(batch, tmp_path):
-    from grader.export import export_grades
-    from grader.report import write_report
+    from grader.records.export import export_grades
+    from grader.records.report import write_report
 
     grades = batch[1] / "grades.csv"
     assert _formulas(grades) == []
@@ -583,7 +584,7 @@ def test_round_2_item_3_a_reply_too_costly_to_read_is_stopped_and_named(batch):
 def test_answers_memorizing_the_visible_checks_earn_no_hidden_point(batch):
     """The memorizer passes every visible check and fails every test that has hidden checks:
     it earns only the points of the tests that have none."""
-    from grader.judge import VISIBLE_PASSED, judge_script
+    from grader.judge.script import VISIBLE_PASSED, judge_script
 
     from .fixtures.hostile import MEMORIZER_STUDENT
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import shutil
+import warnings
 
 import pytest
 
-from grader.autograde import assignment_hash, autograde, read_csv
+from grader.autograde import assignment_hash, autograde
 from grader.cli import main
 from grader.course import Course
-from grader.ledger import Ledger, files_hash, folder_hash
+from grader.records.grades import read_csv
+from grader.records.ledger import Ledger, files_hash, folder_hash
 
 from .conftest import COURSE, ROOT
+from .test_grader_sandbox import _shown_as_python_does
 
 NB = "01-sessions-vs-tokens"
 SAMPLES = ROOT / "data" / "submissions"
@@ -47,7 +50,7 @@ def test_changing_an_assignments_sources_changes_its_hash(tmp_path):
 
 
 def test_the_ledger_replaces_a_submissions_outcomes(tmp_path):
-    from grader.ledger import Outcome
+    from grader.records.ledger import Outcome
 
     ledger = Ledger(tmp_path / "gradebook.db")
     assert ledger.hashes() == {} and ledger.outcomes() == {}
@@ -77,8 +80,13 @@ def test_a_second_autograde_grades_only_what_changed(tmp_path, capfd):
     shutil.copy(SAMPLES / "perfect" / NB / f"{NB}.ipynb", submissions / "partial" / NB)
     out = tmp_path / "grades.csv"
     capfd.readouterr()
-    assert main(["autograde", str(submissions), "--workdir", str(work), "--out", str(out)]) == 0
+    with warnings.catch_warnings():  # warnings shown as outside pytest, which would hide them
+        warnings.simplefilter("default")
+        warnings.showwarning = _shown_as_python_does
+        assert main(["autograde", str(submissions), "--workdir", str(work), "--out", str(out)]) == 0
     said = capfd.readouterr()
+    assert "Warning" not in said.err  # SQLAlchemy's SAWarnings go to the log (grader.console)
+    assert "SAWarning" in (work / "autograde.log").read_text()  # they happened: in the log
     assert "Graded 1 notebook(s)" in said.out and "1 unchanged since last graded" in said.out
     # The terminal shows the progress line and the summary; the rest goes to the named log.
     assert f"log: {work / 'autograde.log'}" in said.out
@@ -111,7 +119,7 @@ def test_a_receipt_dates_a_submission_only_while_its_files_match(tmp_path):
     changed afterwards makes the time unverified again, in the gradebook too."""
     from nbgrader.api import Gradebook
 
-    from grader.receipts import Receipt, write_receipts
+    from grader.records.receipts import Receipt, write_receipts
 
     submissions = tmp_path / "class"
     shutil.copytree(SAMPLES / "blank" / NB, submissions / "blank" / NB)

@@ -7,7 +7,7 @@ import zipfile
 import pytest
 
 from grader.cli import main
-from grader.ingest import ingest
+from grader.records.ingest import ingest
 
 from .conftest import COURSE
 
@@ -165,8 +165,8 @@ def test_ingest_records_when_each_submission_was_received(export, tmp_path):
     import json
     import os
 
-    from grader.ledger import folder_hash
-    from grader.receipts import read_receipts
+    from grader.records.ledger import folder_hash
+    from grader.records.receipts import read_receipts
 
     os.utime(export / f"alice_{NB}.ipynb", (1772366400, 1772366400))
     out = tmp_path / "submitted"
@@ -195,7 +195,31 @@ def test_a_zip_export_gives_the_lms_zips_time(tmp_path):
         zf.writestr(zipfile.ZipInfo(f"alice_{NB}.ipynb", (2026, 3, 1, 12, 0, 0)), b"{}")
     out = tmp_path / "submitted"
     ingest(COURSE, archive, out)
-    from grader.receipts import read_receipts
+    from grader.records.receipts import read_receipts
 
     receipt = read_receipts(out)[("alice", NB)]
     assert receipt.time == "2026-03-01T12:00:00+00:00" and "zip" in receipt.source
+
+
+def test_the_receipts_file_name_is_no_student_id(tmp_path):
+    """A student folder named like ingest's receipts file gets a row with the reason from
+    autograde (never silently skipped), and ingest never places a student under that name."""
+    from grader.autograde import _scan
+    from grader.course import RECEIPTS_FILE, student_id_problem
+    from grader.records.ledger import Ledger
+
+    assert "reserved" in student_id_problem(RECEIPTS_FILE)
+    submissions = tmp_path / "submitted"
+    (submissions / RECEIPTS_FILE / NB).mkdir(parents=True)
+    (submissions / "alice" / NB).mkdir(parents=True)
+    ledger = Ledger(tmp_path / "ledger.db")
+    found = _scan(submissions, {NB}, ledger)
+    assert [student for student, _, _ in found] == ["alice"]
+    outcome = ledger.outcomes()[(RECEIPTS_FILE, NB, "")]
+    assert outcome.status == "error" and "reserved" in outcome.reason
+
+    folder = tmp_path / "export"
+    folder.mkdir()
+    (folder / f"{RECEIPTS_FILE}_{NB}.ipynb").write_bytes(b"{}")
+    report = ingest(COURSE, folder, tmp_path / "placed")
+    assert report.placed == [] and len(report.unplaced) == 1

@@ -14,13 +14,12 @@ import re
 import nbformat
 import pytest
 
+from grader.authoring.lint import lint_course
 from grader.autograde import autograde
-from grader.feedback import write_feedback
-from grader.judge import JudgeScript, judge_script
-from grader.link import JudgeError, KernelLink, RemoteObject
-from grader.lint import lint_course
-from grader.probe import encode
-from grader.wire import (
+from grader.judge.link import JudgeError, KernelLink, RemoteObject
+from grader.judge.probe import encode
+from grader.judge.script import JudgeScript, judge_script
+from grader.judge.wire import (
     MAX_ITEMS,
     MAX_SET_ITEMS,
     RemoteRaised,
@@ -28,6 +27,7 @@ from grader.wire import (
     decode,
     rebuild_exception,
 )
+from grader.records.feedback import write_feedback
 
 from .conftest import COURSE
 from .fixtures.cheats import COST, GATEWAY, build
@@ -186,6 +186,29 @@ def test_the_script_binds_the_names_an_answer_defines():
     assert [t.grade_id for t in script.tests][:2] == ["ex1_test_base64url", "ex1_test_read_token"]
 
 
+def test_an_unanswered_prediction_is_not_answered_yet_never_renamed():
+    """Issue 22 item 16: a value answer left as nbgrader's stub is "not answered yet"."""
+    from grader.authoring.samples import fill_answers
+    from grader.judge.execute import unanswered_names
+    from grader.judge.script import _message
+
+    name = "05-api-gateway-jwt-authorizer"
+    source, student = COURSE.source_notebook(name), COURSE.student_notebook(name)
+    script = judge_script(nbformat.read(source, as_version=4))
+    blank = nbformat.read(student, as_version=4)
+    assert "PREDICTIONS" in unanswered_names(script, blank)
+    assert "configure_api" not in unanswered_names(script, blank)  # a function: called, raises
+    answered = fill_answers(source, student, lambda grade_id: True)
+    assert unanswered_names(script, answered) == []
+    answers = set(script.answer_names)
+    missing = NameError("name 'PREDICTIONS' is not defined", name="PREDICTIONS")
+    said = _message(missing, answers, unanswered=frozenset(unanswered_names(script, blank)))
+    assert said.startswith("not answered yet") and "renamed" not in said
+    assert "renamed" in _message(missing, answers)  # answered, yet gone: it was renamed
+    script.unanswered = ["PREDICTIONS"]
+    assert JudgeScript.from_dict(json.loads(json.dumps(script.to_dict()))) == script
+
+
 @pytest.mark.parametrize(
     "value",
     [
@@ -319,7 +342,7 @@ def test_an_aws_client_is_lent_never_copied():
 
 
 def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
-    from grader.lint import judge_problems
+    from grader.authoring.lint import judge_problems
 
     nb = nbformat.v4.new_notebook(metadata={"grader": {"judge": True}})
     lesson = nbformat.v4.new_code_cell("%matplotlib inline\nimport json\nLIMIT = 3")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 import sys
@@ -12,9 +13,9 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from grader.authoring.kit import build_kit, normalised_lines, solution_echoes
 from grader.cli import main
-from grader.course import GraderError
-from grader.kit import build_kit
+from grader.course import Course, GraderError
 
 from .conftest import COURSE, ROOT
 
@@ -24,12 +25,7 @@ MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN T
 # Three-line runs of a model answer that the course library ships on purpose: helpers that later
 # notebooks call (their docstrings say "notebook 04 writes this call itself"). Each entry is
 # (assignment, first line of the run); anything else found in the kit fails the test.
-KNOWN_LIBRARY_OVERLAPS = {
-    ("03-breaking-jwts", "claims = jwt.decode("),  # authlab.cloud.federation verifies upstream
-    ("03-breaking-jwts", '"verify_exp": False,'),  # ... with PyJWT's time checks done by hand
-    ("04-managed-identity", 'AuthFlow="USER_PASSWORD_AUTH",'),  # authlab.cloud.cognito.sign_in
-    ("04-managed-identity", 'AuthParameters={"USERNAME": username, "PASSWORD": password},'),
-}
+KNOWN_LIBRARY_OVERLAPS: set[tuple[str, str]] = set()  # none since edition 3 (issue 22 item 13)
 
 
 @pytest.fixture(scope="module")
@@ -125,6 +121,48 @@ def test_no_model_answer_hidden_test_or_rubric_text_in_the_kit(kit):
     assert not leaks, leaks
 
 
+def test_no_library_function_or_data_file_repeats_a_solution_cell(kit):
+    """Issue 22 item 13: the library and the data ship no graded answer, even re-indented,
+    re-quoted or re-wrapped. A finding names the kit's file and the solution cell."""
+    echoes = solution_echoes(kit.folder, COURSE)
+    assert not echoes, "graded answers in the kit:\n" + "\n".join(map(str, echoes))
+
+
+def test_solution_echoes_finds_a_reformatted_copy_and_ignores_generic_lines(tmp_path):
+    course_root = tmp_path / "course"
+    folder = course_root / "solutions" / "01-demo"
+    folder.mkdir(parents=True)
+    body = (
+        "def read(token):\n    ### BEGIN SOLUTION\n"
+        "    header_b64, payload_b64, signature_b64 = token.split('.')\n"
+        "    return claims\n    ### END SOLUTION\n"
+    )
+    cell = {"cell_type": "code", "id": "ex1_read", "metadata": {}, "source": body}
+    notebook = {"cells": [cell], "metadata": {}, "nbformat": 4, "nbformat_minor": 5}
+    (folder / "01-demo.ipynb").write_text(json.dumps(notebook))
+    library = course_root / "src" / "lib"
+    library.mkdir(parents=True)
+    (library / "clean.py").write_text("def f(claims):\n    return claims\n")
+    (library / "copy.py").write_text(
+        'def g(token):  # the answer again\n    header_b64,payload_b64,  signature_b64 = token.split(\n        "."\n    )\n'
+    )
+    data = course_root / "data"
+    (data / "submissions").mkdir(parents=True)
+    (data / "submissions" / "x.py").write_text(
+        "header_b64, payload_b64, signature_b64 = token.split('.')"
+    )
+    (data / "bank.json").write_text(
+        json.dumps({"a": ["header_b64, payload_b64, signature_b64 = token.split('.')"]})
+    )
+    echoes = sorted(solution_echoes(course_root, Course(course_root)), key=lambda e: e.file)
+    assert [e.file for e in echoes] == ["data/bank.json", "src/lib/copy.py"]  # re-wrapped too
+    assert str(echoes[0]).startswith("data/bank.json holds 01-demo cell 'ex1_read': ")
+    (library / "copy.py").write_text("a = 1\nheader_b64, _, signature_b64 = token.split('.')\n")
+    (data / "bank.json").write_text("{}")
+    assert solution_echoes(course_root, Course(course_root)) == []  # clean.py: 'return claims'
+    assert normalised_lines("  x = f( 'a',\n  ) # c\n\n") == ['x=f("a"', ")"]
+
+
 def test_the_kits_make_lab_installs_the_library_alone_and_trims_the_menu(kit):
     makefile = (kit.folder / "Makefile").read_text()
     assert re.search(r"^lab: \$\(STAMP\) \$\(AMPLIFY_PAGE\)$", makefile, re.M)
@@ -158,9 +196,11 @@ def test_the_kit_ships_the_amplify_page_built_and_its_source(kit):
 
 
 def test_a_kit_without_the_built_amplify_page_is_refused(tmp_path, monkeypatch):
-    import grader.kit
+    import grader.authoring.kit
 
-    monkeypatch.setattr(grader.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js"))
+    monkeypatch.setattr(
+        grader.authoring.kit, "AMPLIFY_FILES", ("amplify-signin.html", "not-built.js")
+    )
     with pytest.raises(GraderError, match="Amplify page is not built.*make kit"):
         build_kit(COURSE, tmp_path / "kit")
     assert not (tmp_path / "kit").exists()

@@ -1,11 +1,11 @@
-"""Hidden checks fail an answer hard-coded to the visible examples (grader/memorize.py)."""
+"""Hidden checks fail an answer hard-coded to the visible examples (grader/authoring/memorize.py)."""
 
 from __future__ import annotations
 
 import nbformat
 import pytest
 
-from grader.memorize import Memorizer, memorizer_problems
+from grader.authoring.memorize import Memorizer, memorizer_problems
 
 from .conftest import COURSE
 

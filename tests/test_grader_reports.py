@@ -11,11 +11,12 @@ from datetime import datetime
 import nbformat
 import pytest
 
-from grader.autograde import GradeRow, autograde, read_csv, write_csv
+from grader.autograde import autograde
 from grader.cli import main
-from grader.feedback import write_feedback
-from grader.ingest import ingest
-from grader.report import write_report
+from grader.records.feedback import write_feedback
+from grader.records.grades import GradeRow, read_csv, write_csv
+from grader.records.ingest import ingest
+from grader.records.report import write_report
 
 from .conftest import COURSE, ROOT
 
@@ -112,8 +113,8 @@ def test_report_has_distribution_pass_rates_slowest_and_errors(graded, tmp_path)
 
 
 def test_pending_points_are_not_a_zero_in_the_mean(graded):
-    from grader.report import summarise
-    from grader.results import class_rows
+    from grader.records.report import summarise
+    from grader.records.results import class_rows
 
     info = summarise(class_rows(graded), COURSE)["assignments"][NB]
     # perfect 5 of the 5 graded points (3 pending), partial 2/8, blank 0/8: pending is not 0.
@@ -184,7 +185,7 @@ def test_export_is_wide_and_leaves_pending_grades_empty(graded, tmp_path, capsys
 def test_a_manual_grade_reaches_report_export_and_csv_without_regrading(
     hand_graded, tmp_path, capsys
 ):
-    from grader.results import class_rows
+    from grader.records.results import class_rows
 
     row = {r.student_id: r for r in class_rows(hand_graded)}["perfect"]
     assert (row.score, row.pending, row.reason) == (7.0, 0.0, "")
@@ -232,7 +233,7 @@ def _graded_cell(source: str, outputs: list, grade_id: str, points: float):
 
 
 def test_feedback_rows_partial_credit_and_visible_checks_never_in_red():
-    from grader.feedback import cell_outcomes, render_feedback
+    from grader.records.feedback import cell_outcomes, render_feedback
 
     stream = nbformat.v4.new_output(
         "stream", name="stdout", text="✔ Visible checks passed. More checks run when graded.\n"
@@ -254,7 +255,7 @@ def test_feedback_rows_partial_credit_and_visible_checks_never_in_red():
 
 
 def test_a_test_cell_claiming_to_be_an_answer_is_never_shown_as_one():
-    from grader.feedback import answer_cells
+    from grader.records.feedback import answer_cells
 
     nb = nbformat.v4.new_notebook()
     forged = _graded_cell("### BEGIN HIDDEN TESTS\nsecret\n", [], "ex1_test_x", 1)
@@ -268,7 +269,7 @@ def test_a_test_cell_claiming_to_be_an_answer_is_never_shown_as_one():
 
 def test_a_failed_zero_point_check_is_shown_failed_not_passed():
     """The check that a written answer is not blank is worth 0: 0 of 0 must not read as passed."""
-    from grader.feedback import cell_outcomes
+    from grader.records.feedback import cell_outcomes
 
     error = nbformat.v4.new_output(
         "error", ename="CheckFailed", evalue="Exercise 3: your written answer is still empty."
@@ -349,9 +350,9 @@ def test_the_report_and_the_export_say_time_unverified(received, tmp_path, capsy
 
 
 def test_every_csv_writer_escapes_formulas(tmp_path):
-    """Item 7: grades.csv (and so every writer: they share grader.safecsv) never holds a
+    """Item 7: grades.csv (and so every writer: they share grader.records.safecsv) never holds a
     formula, and reads back what it was given."""
-    from grader.safecsv import escape_cell, read_rows, unescape_cell, write_rows
+    from grader.records.safecsv import escape_cell, read_rows, unescape_cell, write_rows
 
     rows = [
         GradeRow('=HYPERLINK("x","ok")', "01-x", "", 0.0, 0.0, "error", "@SUM(1+9) refused"),

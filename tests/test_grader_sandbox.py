@@ -7,11 +7,12 @@ import os
 import subprocess
 import sys
 import textwrap
+import warnings
 
 import pytest
 
 from grader.progress import Progress
-from grader.sandbox import SITE_DIR, scrub_env
+from grader.sandbox.kernel import SITE_DIR, scrub_env
 
 
 def test_scrub_env_keeps_the_basics_and_drops_secrets():
@@ -117,11 +118,37 @@ NB = "01-sessions-vs-tokens"
 
 
 def _no_bwrap(monkeypatch):
-    from grader import bwrap
+    from grader.sandbox import bwrap
 
     bwrap.probe.cache_clear()
     monkeypatch.setattr(bwrap.shutil, "which", lambda name: None)
     return bwrap
+
+
+def _shown_as_python_does(message, category, filename, lineno, file=None, line=None):
+    """``warnings.showwarning`` as outside pytest: to ``sys.stderr`` as it is when shown."""
+    sys.stderr.write(warnings.formatwarning(message, category, filename, lineno, line))
+
+
+class SAWarning(Warning):
+    """Stands in for SQLAlchemy's, which nbgrader's gradebook code raises while grading."""
+
+
+def test_warnings_during_a_run_go_to_the_log_not_the_terminal(tmp_path, capfd):
+    from grader.console import stderr_to_log
+
+    log = tmp_path / "autograde.log"
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")
+        warnings.showwarning = _shown_as_python_does
+        with stderr_to_log(log) as terminal:
+            print("grading [1/1]", file=terminal)
+            warnings.warn("Object of type <Grade> not in session", SAWarning, stacklevel=1)
+        warnings.warn("after the run", UserWarning, stacklevel=1)
+    err = capfd.readouterr().err
+    assert "grading [1/1]" in err and "not in session" not in err
+    assert "SAWarning: Object of type <Grade> not in session" in log.read_text()
+    assert "after the run" in err  # the terminal gets warnings back after the block
 
 
 def test_the_probe_says_when_bubblewrap_is_missing_and_caches_its_answer(monkeypatch):
@@ -135,7 +162,7 @@ def test_the_probe_says_when_bubblewrap_is_missing_and_caches_its_answer(monkeyp
 
 
 def test_the_probe_runs_true_in_a_real_sandbox_here():
-    from grader import bwrap
+    from grader.sandbox import bwrap
 
     bwrap.probe.cache_clear()
     assert bwrap.probe() is None, "bubblewrap must work where the grader's tests run"
@@ -165,8 +192,8 @@ def test_autograde_refuses_without_a_sandbox_and_names_the_fix(monkeypatch, tmp_
 def test_no_sandbox_grades_anyway_and_says_so_everywhere(monkeypatch, tmp_path, capsys):
     import shutil
 
-    from grader.autograde import UNSANDBOXED_NOTE, read_csv
     from grader.cli import main
+    from grader.records.grades import UNSANDBOXED_NOTE, read_csv
 
     from .conftest import ROOT
 
@@ -190,13 +217,13 @@ def test_no_sandbox_grades_anyway_and_says_so_everywhere(monkeypatch, tmp_path, 
     with (tmp_path / "grades.csv").open(newline="") as handle:
         [record] = list(csv.DictReader(handle))
     assert record["sandbox"] == "off"
-    from grader.report import write_report
+    from grader.records.report import write_report
 
     from .conftest import COURSE
 
     page, _ = write_report(COURSE, tmp_path / "work", tmp_path / "report")
     assert "1 notebook(s) were graded WITHOUT the OS sandbox" in page.read_text()
-    from grader.feedback import write_feedback
+    from grader.records.feedback import write_feedback
 
     [feedback] = write_feedback(tmp_path / "work")
     assert UNSANDBOXED_NOTE in feedback.read_text()
@@ -219,7 +246,7 @@ def test_a_forged_notebook_claiming_100_points_scores_at_most_the_gradebooks_poi
     from nbgrader.apps import NbGraderAPI
 
     from grader.gradebook import record_assignments, record_result
-    from grader.results import class_rows
+    from grader.records.results import class_rows
     from grader.worker import JobResult, NotebookResult
 
     from .conftest import COURSE
@@ -246,7 +273,7 @@ def test_a_forged_notebook_claiming_100_points_scores_at_most_the_gradebooks_poi
 def test_item_9_memory_is_what_processes_allocate_not_their_address_space():
     import resource
 
-    from grader.bwrap import AS_FACTOR, AS_HEADROOM_MB, NPROC_MARGIN, Limits, outside_uid
+    from grader.sandbox.bwrap import AS_FACTOR, AS_HEADROOM_MB, NPROC_MARGIN, Limits, outside_uid
 
     found = dict(Limits(memory_mb=1024, processes=256).rlimits())
     assert found[resource.RLIMIT_DATA] == 1024 * 2**20
@@ -391,8 +418,8 @@ def test_item_9_a_too_small_memory_is_refused_before_grading_naming_the_least(tm
     import re
     import shutil
 
-    from grader.autograde import read_csv
     from grader.cli import main
+    from grader.records.grades import read_csv
 
     from .conftest import ROOT
 
@@ -416,7 +443,7 @@ def test_item_9_a_kernel_killed_at_the_cpu_time_limit_says_so(tmp_path, monkeypa
     import nbformat
 
     from grader import autograde as module
-    from grader.samples import KINDS, fill_answers
+    from grader.authoring.samples import KINDS, fill_answers
 
     from .conftest import COURSE
 

@@ -7,8 +7,9 @@ import shutil
 
 import pytest
 
-from grader.autograde import autograde, read_csv, write_csv
+from grader.autograde import autograde
 from grader.cli import main
+from grader.records.grades import read_csv, write_csv
 
 from .conftest import COURSE, ROOT
 
@@ -64,7 +65,7 @@ def test_broken_submissions_get_a_recorded_zero_with_a_reason(graded):
 
 def test_samples_are_in_sync_with_the_sources(tmp_path):
     """data/submissions is what ``python -m grader samples`` writes from the current notebooks."""
-    from grader.samples import write_samples
+    from grader.authoring.samples import write_samples
 
     for path in write_samples(COURSE, tmp_path):
         committed = SAMPLES / path.relative_to(tmp_path)
@@ -72,7 +73,7 @@ def test_samples_are_in_sync_with_the_sources(tmp_path):
 
 
 def test_csv_round_trip_keeps_the_columns(tmp_path):
-    from grader.autograde import GradeRow
+    from grader.records.grades import GradeRow
 
     rows = [
         GradeRow("s1", "01-x", "01-x", 2.0, 8.0, "graded", ""),

@@ -1,9 +1,11 @@
-"""The library's shape: three rooms on one ground floor, no import cycle, no import-order magic.
+"""The code's shape: rooms on a ground floor, no import cycle, no import-order magic.
 
-Every module is imported on its own in a fresh interpreter state; the import graph (every
-``import`` statement, inside functions and ``TYPE_CHECKING`` blocks too) has no cycle; a
-room imports only the ground and the rooms listed before it; the modules that moved in the
-three-rooms change are gone, and nothing in the repository names them any more.
+For the course library (``src/authlab``: three rooms) and the grader (``grader/``: four rooms
+and the command line above them), every module is imported on its own in a fresh
+interpreter state; the import graph (every ``import`` statement, inside functions and
+``TYPE_CHECKING`` blocks too) has no cycle; a room imports only the ground and the rooms
+listed before it; the modules that moved into rooms are gone, and nothing in the repository
+names them any more.
 """
 
 from __future__ import annotations
@@ -219,6 +221,208 @@ def test_nothing_in_the_repository_names_a_moved_module():
         if path.suffix not in {".py", ".ipynb", ".md", ".json", ".yml", ".toml", ".html", ".cfg"}:
             continue
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if pattern.search(line):
+                stale.append(f"{rel}:{number}: {line.strip()[:100]}")
+    assert stale == []
+
+
+# --- the grader: four rooms between the ground and the command line ---------------------------
+
+GRADER = ROOT / "grader"
+
+GRADER_GROUND = {"grader.course", "grader.staging"}
+"""The course on disk and untrusted files read safely: every room may use them."""
+
+GRADER_ROOMS = ["ground", "sandbox", "judge", "authoring", "records", "batch"]
+"""In order: a module may import its own room and the rooms before it, never one after.
+``batch`` is the command line and the grading batch, the modules directly in ``grader/``."""
+
+GRADER_APART = {"records": {"sandbox", "judge"}}
+"""Rooms that know nothing of some rooms below them: the records never reach into the
+sandbox or the judge (what they keep comes to them as data, through the batch)."""
+
+GRADER_MOVED = [
+    "bwrap", "cgroups", "sandbox_site", "judge_server", "judged_execute", "link", "probe",
+    "wire", "netns", "release", "lint", "samples", "integrity", "kit", "memorize", "execute",
+    "ledger", "results", "feedback", "report", "rubrics", "export", "ingest", "receipts",
+    "safecsv",
+]  # fmt: skip
+"""Modules that lived at ``grader.<name>`` before the rooms (``grader.sandbox`` and
+``grader.judge`` are rooms now: their old modules are ``.kernel`` and ``.script``)."""
+
+
+def grader_module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+GRADER_MODULES = {
+    grader_module_name(path): path
+    for path in sorted(GRADER.rglob("*.py"))
+    if path.name != "__main__.py" and "site" not in path.relative_to(GRADER).parts[:-1]
+}
+"""Every grader module (``sandbox/site/sitecustomize.py`` runs in a kernel, not the grader)."""
+
+
+def grader_imports(name: str, modules: dict[str, Path] | None = None) -> set[str]:
+    """The grader modules ``name`` imports, anywhere in its source (or in ``source``)."""
+    modules = GRADER_MODULES if modules is None else modules
+    path = modules[name]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            targets = [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                anchor = base[: len(base) - node.level + 1]
+                origin = ".".join(anchor + ([node.module] if node.module else []))
+            else:
+                origin = node.module or ""
+            targets = [
+                f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules else origin
+                for alias in node.names
+            ]
+        else:
+            continue
+        found |= {t for t in targets if t in modules and t != name}
+    return found
+
+
+def grader_room(name: str) -> str | None:
+    if name in GRADER_GROUND:
+        return "ground"
+    parts = name.split(".")
+    if len(parts) >= 2 and parts[1] in GRADER_ROOMS:
+        return parts[1]
+    return "batch" if len(parts) == 2 else None
+
+
+def grader_room_problems(graph: dict[str, set[str]]) -> list[str]:
+    wrong = []
+    for name, targets in graph.items():
+        room = grader_room(name)
+        if room is None or name == "grader":
+            continue
+        for target in targets:
+            target_room = grader_room(target)
+            if (
+                target_room is None
+                or GRADER_ROOMS.index(target_room) > GRADER_ROOMS.index(room)
+                or target_room in GRADER_APART.get(room, ())
+            ):
+                wrong.append(f"{name} ({room}) imports {target} ({target_room or 'a package'})")
+    return wrong
+
+
+def test_the_grader_import_graph_has_no_cycle():
+    graph = {name: grader_imports(name) for name in GRADER_MODULES}
+    assert graph["grader.judge.execute"] >= {"grader.judge.script", "grader.sandbox.kernel"}
+    assert graph["grader.autograde"] >= {"grader.records.grades", "grader.records.ledger"}
+    assert cycles(graph) == []
+
+
+def test_no_grader_room_imports_a_room_above_it():
+    graph = {name: grader_imports(name) for name in GRADER_MODULES}
+    assert grader_room_problems(graph) == []
+
+
+def test_the_room_check_catches_an_upward_import(tmp_path):
+    """The records importing the sandbox, the judge importing the records (inside a function),
+    or the sandbox importing the judge (for a type only) each fail."""
+    wrong = {
+        "grader.records.x": "from ..sandbox.kernel import SandboxExecute\n",
+        "grader.judge.x": "def f():\n    from grader.records.grades import GradeRow\n",
+        "grader.sandbox.x": "from typing import TYPE_CHECKING\n"
+        "if TYPE_CHECKING:\n    from ..judge.link import KernelLink\n",
+    }
+    modules = dict(GRADER_MODULES)
+    for name, source in wrong.items():
+        path = tmp_path / f"{name}.py"
+        path.write_text(source, encoding="utf-8")
+        modules[name] = path
+    graph = {name: grader_imports(name, modules) for name in wrong}
+    assert grader_room_problems(graph) == [
+        "grader.records.x (records) imports grader.sandbox.kernel (sandbox)",
+        "grader.judge.x (judge) imports grader.records.grades (records)",
+        "grader.sandbox.x (sandbox) imports grader.judge.link (judge)",
+    ]
+
+
+def test_every_grader_module_belongs_to_a_room():
+    loose = [n for n in GRADER_MODULES if n != "grader" and grader_room(n) is None]
+    assert loose == []
+    assert {grader_room(n) for n in GRADER_MODULES if n != "grader"} == set(GRADER_ROOMS)
+
+
+@pytest.mark.parametrize("room", ["sandbox", "judge"])
+def test_the_sandbox_and_the_judge_say_what_they_trust(room):
+    doc = ast.get_docstring(ast.parse((GRADER / room / "__init__.py").read_text()))
+    assert "**Trusted**" in doc and "**Not trusted**" in doc
+
+
+def test_grader_room_packages_hold_only_their_docstring():
+    for name, path in GRADER_MODULES.items():
+        if path.name == "__init__.py":
+            body = ast.parse(path.read_text(encoding="utf-8")).body
+            assert len(body) == 1 and isinstance(body[0], ast.Expr), f"{name} is more than a doc"
+
+
+def test_every_grader_module_imports_on_its_own():
+    """Each grader module in a clean grader state, so none relies on another's import."""
+    script = """
+import importlib, json, sys, traceback
+failures = {}
+for name in json.loads(sys.argv[1]):
+    for loaded in [m for m in sys.modules if m == "grader" or m.startswith("grader.")]:
+        del sys.modules[loaded]
+    try:
+        importlib.import_module(name)
+    except Exception:
+        failures[name] = traceback.format_exc(limit=-3)
+print(json.dumps(failures))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", script, json.dumps(sorted(GRADER_MODULES))],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=True,
+        cwd=ROOT,
+    )
+    assert json.loads(done.stdout.strip().splitlines()[-1]) == {}
+
+
+@pytest.mark.parametrize("old", GRADER_MOVED)
+def test_moved_grader_modules_left_no_shim(old):
+    with pytest.raises(ModuleNotFoundError):
+        __import__(f"grader.{old}")
+
+
+def test_nothing_in_the_repository_names_a_moved_grader_module():
+    import re
+
+    pattern = re.compile(
+        r"\bgrader[./](" + "|".join(GRADER_MOVED) + r")\b(?!\.py\b)|"
+        r"\bgrader/(" + "|".join(GRADER_MOVED) + r"|sandbox|judge)\.py\b|"
+        r"\bfrom grader import .*\b(" + "|".join(GRADER_MOVED) + r")\b"
+    )
+    tracked = subprocess.run(
+        ["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True
+    ).stdout.split()
+    stale = []
+    for rel in tracked:
+        path = ROOT / rel
+        if rel == "tests/test_imports.py" or not path.is_file():
+            continue
+        if path.suffix not in {".py", ".ipynb", ".md", ".json", ".yml", ".toml", ".cfg", ""}:
+            continue
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            continue  # a binary file
+        for number, line in enumerate(text.splitlines(), 1):
             if pattern.search(line):
                 stale.append(f"{rel}:{number}: {line.strip()[:100]}")
     assert stale == []

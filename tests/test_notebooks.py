@@ -8,9 +8,9 @@ import nbformat
 import pytest
 from nbgrader.validator import Validator
 
-from grader.execute import error_cells, run_notebook
-from grader.lint import lint_course
-from grader.release import release
+from grader.authoring.lint import lint_course
+from grader.authoring.release import release
+from grader.authoring.run import error_cells, run_notebook
 
 from .conftest import COURSE
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 
 import yaml
@@ -150,5 +151,13 @@ def test_nbgrader_config_names_the_folders():
 
 def test_gitignore_keeps_nbgrader_work_out_of_git():
     ignored = (ROOT / ".gitignore").read_text().split()
-    for entry in (".venv/", "submitted/", "autograded/", "feedback/", "gradebook.db"):
+    for entry in (".venv/", "submitted/", "autograded/", "/feedback/", "gradebook.db"):
         assert entry in ignored
+    # nbgrader's feedback/ folder at the course root only: the feedback package's modules are tracked
+    tracked = subprocess.run(
+        ["git", "ls-files", "src/authlab/course/feedback"], cwd=ROOT, capture_output=True, text=True
+    ).stdout.split()
+    on_disk = sorted(
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "src/authlab/course/feedback").glob("*.py")
+    )
+    assert sorted(tracked) == on_disk

@@ -39,6 +39,34 @@ def test_cognito_tiers_match_the_checked_reference(book):
     assert book.figure("cognito-legacy-free-maus").value == 50_000
 
 
+def test_cognito_lite_is_graduated_and_large_pools_pay_less_per_mau(book):
+    """Issue 22 item 9: Lite bills larger pools at lower rates, as the pricing page does."""
+    lite = book.plan("cognito-lite")
+    assert [b.price for b in lite.bands] == [0.0, 0.0055, 0.0046, 0.00325]
+    assert lite.cost(100_000) == pytest.approx(90_000 * 0.0055)
+    assert lite.cost(1_000_000) == pytest.approx(90_000 * 0.0055 + 900_000 * 0.0046)
+    assert lite.cost(2_000_000) - lite.cost(1_000_000) == pytest.approx(1_000_000 * 0.00325)
+    assert lite.cost(2_000_000) / 2_000_000 < lite.cost(100_000) / 100_000
+    assert lite.describe() == (
+        "free to 10,000, then $0.0055 to 100,000, $0.0046 to 1,000,000, $0.00325 above"
+    )
+    assert book.plan("cognito-plus").describe() == "$0.02 from the first MAU"
+
+
+def test_the_mau_definition_counts_administrative_operations(book):
+    counts = " ".join(book.mau_counts)
+    for operation in ("sign-in", "token refresh", "AdminGetUser", "AdminCreateUser"):
+        assert operation in counts
+    assert any(row["item"] == book.mau_definition["label"] for row in book.sources())
+
+
+def test_no_unsourced_terms_for_pools_older_than_november_2024(book):
+    """The terms accounts with older pools keep could not be sourced: the file says it does not
+    model them, and claims nothing about them."""
+    note = book.figure("cognito-legacy-free-maus").note
+    assert "does not model them" in note and "could not be re-read" not in note
+
+
 def test_firebase_blaze_is_free_to_50000_then_graduated(book):
     firebase = book.plan("firebase-identity-platform")
     assert firebase.free_units == 50_000

@@ -181,8 +181,69 @@ def test_every_open_question_has_a_rubric_and_no_keywords(bank):
     raw = json.loads((Path(__file__).resolve().parents[1] / "data" / "interview.json").read_text())
     assert not any("key_points" in q or "keywords" in json.dumps(q) for q in raw["questions"])
     for question in bank.questions.values():
-        if question.kind == "open":
+        if question.kind == "open" and not question.graded:
             assert len(question.rubric) >= 3, question.id
+
+
+GRADED_ELSEWHERE = {
+    "sessions-3": ("01-sessions-vs-tokens", "ex3_explain"),
+    "signature-3": ("02-jwt-anatomy", "ex4_explain"),
+    "flow-3": ("10-interview-practice", "ex6_explain"),
+    "authorizers-5": ("10-interview-practice", "ex4_explain"),
+}
+
+
+def test_graded_questions_carry_no_model_answer_in_the_bank(bank):
+    """Issue 22 item 11: the chapter's exercises and interview questions are graded, so the
+    bank (which ships in the kit) names where, and holds neither their model answer nor rubric,
+    nor any sentence of the solution's model answer."""
+    root = Path(__file__).resolve().parents[1]
+    raw = (root / "data" / "interview.json").read_text(encoding="utf-8")
+    graded = {qid for qid, q in bank.questions.items() if q.graded}
+    assert graded == set(GRADED_ELSEWHERE)
+    for qid, (assignment, grade_id) in GRADED_ELSEWHERE.items():
+        question = bank.get(qid)
+        assert not question.model_answer and not question.rubric, qid
+        assert assignment[:2] in question.graded_in, qid
+        nb = json.loads((root / "solutions" / assignment / f"{assignment}.ipynb").read_text())
+        (cell,) = [
+            c for c in nb["cells"] if c["metadata"].get("nbgrader", {}).get("grade_id") == grade_id
+        ]
+        model = "".join(cell["source"]).split("**Model answer.**")[1].split("**Rubric")[0]
+        sentences = [s.strip() for s in model.replace("\n", " ").split(". ") if len(s) > 40]
+        assert sentences and not [s for s in sentences if s in raw], qid
+
+
+def test_a_graded_question_is_never_revealed_and_names_its_exercise(bank, quiz):
+    quiz.ask("flow-3")
+    assert "exercise 6" in quiz.said[-1]
+    assert quiz.reveal("flow-3") is None and "graded" in quiz.said[-1]
+    quiz.attempt("flow-3", "Sign in, Bearer token, the authorizer checks the JWKS signature.")
+    assert "exercise 6" in quiz.said[-1] and "reveal(" not in quiz.said[-1]
+    assert quiz.reveal("flow-3") is None and quiz.assess("flow-3", [True] * 5) is None
+    assert "flow-3" not in quiz.revealed
+
+
+def test_a_graded_question_with_a_model_answer_is_refused(tmp_path):
+    path = tmp_path / "bank.json"
+    question = {
+        "id": "x",
+        "kind": "open",
+        "topic": "t",
+        "source": "s",
+        "prompt": "p",
+        "graded_in": "notebook 99, exercise 1",
+    }
+    path.write_text(json.dumps({"topics": {"t": "T"}, "questions": [question]}))
+    assert load_bank(path).get("x").graded
+    for extra in (
+        {"model_answer": "m"},
+        {"rubric": ["a", "b", "c"]},
+        {"kind": "status", "answer": 1},
+    ):
+        path.write_text(json.dumps({"topics": {"t": "T"}, "questions": [{**question, **extra}]}))
+        with pytest.raises(ConfigurationError, match="solution notebook"):
+            load_bank(path)
 
 
 def test_reveal_of_a_choice_names_the_option_after_a_wrong_try(bank, quiz):

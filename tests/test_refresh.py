@@ -162,3 +162,65 @@ def test_timeline_plot_draws_without_error(service, clock):
     timeline.plot(ax, service.issued)
     assert ax.get_xlabel() == "hours"
     plt.close(fig)
+
+
+@pytest.fixture
+def rotating(clock):
+    issuer = OidcIssuer("https://issuer.example", clock=clock)
+    return TokenService(issuer, access_lifetime=900, rotation=True, grace_period=30)
+
+
+def test_rotation_returns_a_new_refresh_token_and_refuses_refresh_token_auth(rotating, clock):
+    first = rotating.sign_in("alice")
+    with pytest.raises(TokenError, match="GetTokensFromRefreshToken|REFRESH_TOKEN_AUTH"):
+        rotating.refresh(first.refresh_token)
+    second = rotating.get_tokens_from_refresh_token(first.refresh_token)
+    assert second.refresh_token != first.refresh_token
+    assert _claims(rotating, second.access_token)["username"] == "alice"
+    assert rotating.counts["rotate"] == 1
+
+
+def test_a_retry_inside_the_grace_period_works_and_reuse_after_it_revokes_the_family(
+    rotating, clock
+):
+    first = rotating.sign_in("alice")
+    other_session = rotating.sign_in("alice")  # another device: another family
+    second = rotating.get_tokens_from_refresh_token(first.refresh_token)
+    clock.advance(seconds=20)  # a client retry within the 30 s grace period
+    retried = rotating.get_tokens_from_refresh_token(first.refresh_token)
+    assert retried.refresh_token not in (first.refresh_token, second.refresh_token)
+    clock.advance(seconds=20)  # 40 s after the rotation: past the grace period
+    with pytest.raises(TokenError, match="family"):
+        rotating.get_tokens_from_refresh_token(first.refresh_token)
+    assert rotating.counts["reuse_detected"] == 1
+    for token in (second.refresh_token, retried.refresh_token):  # the whole family is revoked
+        with pytest.raises(TokenError, match="revoked"):
+            rotating.get_tokens_from_refresh_token(token)
+    assert rotating.get_tokens_from_refresh_token(other_session.refresh_token).access_token
+
+
+def test_grace_period_zero_invalidates_at_once_and_limits_are_checked(clock):
+    issuer = OidcIssuer("https://issuer.example", clock=clock)
+    service = TokenService(issuer, rotation=True, grace_period=0)
+    first = service.sign_in("bob")
+    service.get_tokens_from_refresh_token(first.refresh_token)
+    clock.advance(seconds=1)
+    with pytest.raises(TokenError):
+        service.get_tokens_from_refresh_token(first.refresh_token)
+    for bad in (-1, 61):
+        with pytest.raises(ConfigurationError, match="0 to 60"):
+            TokenService(issuer, rotation=True, grace_period=bad)
+
+
+def test_without_rotation_get_tokens_keeps_the_refresh_token(service):
+    first = service.sign_in("carol")
+    again = service.get_tokens_from_refresh_token(first.refresh_token)
+    assert again.refresh_token == first.refresh_token
+
+
+def test_revoke_stops_the_rotated_family(rotating):
+    first = rotating.sign_in("dave")
+    second = rotating.get_tokens_from_refresh_token(first.refresh_token)
+    rotating.revoke(first.refresh_token)
+    with pytest.raises(TokenError, match="revoked"):
+        rotating.get_tokens_from_refresh_token(second.refresh_token)

@@ -19,8 +19,13 @@ import pytest
 
 from grader.autograde import autograde
 from grader.course import Course
-from grader.feedback import write_feedback
-from grader.guard import AUTOGRADE_REFUSED, FEEDBACK_REFUSED
+from grader.guard import (
+    AUTOGRADE_REFUSED,
+    AUTOGRADE_REFUSED_LINE,
+    FEEDBACK_REFUSED,
+    FEEDBACK_REFUSED_LINE,
+)
+from grader.records.feedback import write_feedback
 
 from ..conftest import ROOT
 from .conftest import Lab, serve_lab
@@ -122,6 +127,7 @@ def test_generate_feedback_refuses_and_no_page_shows_hidden_tests(page, graded_l
     row.locator("td.generate-feedback a").click()
     text = dialog_text(page, frame)
     assert flat(FEEDBACK_REFUSED) in text, text[:2000]
+    assert flat(FEEDBACK_REFUSED_LINE) in text and "Traceback (most recent" not in text, text
     page.screenshot(path=screenshot_dir / "formgrader-generate-feedback-refused.png")
     assert files_under(graded_lab.root / "feedback") == before
     assert_no_page_shows_hidden_tests(graded_lab.root)
@@ -137,7 +143,8 @@ def test_autograde_refuses_and_leaves_the_grades(page, graded_lab, screenshot_di
     submission.locator("td.autograde a").click()
     text = dialog_text(page, frame)
     assert flat(AUTOGRADE_REFUSED) in text, text[:2000]
-    assert "python -m grader autograde" in text
+    assert flat(AUTOGRADE_REFUSED_LINE) in text and "Traceback (most recent" not in text, text
+    assert "NbGraderException" not in text and 'File "' not in text, text
     page.screenshot(path=screenshot_dir / "formgrader-autograde-refused.png")
     assert files_under(graded_lab.root / "autograded") == before
     assert_no_page_shows_hidden_tests(graded_lab.root)

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from packaging.utils import canonicalize_name
 
-from grader.kit import build_kit
+from grader.authoring.kit import build_kit, solution_echoes
 
 from ..conftest import COURSE
 from .conftest import LAB_TOKEN, Lab, ServerExited, _stop, free_port, wait_for_http
@@ -80,7 +80,7 @@ def kit_lab(tmp_path_factory) -> Iterator[Lab]:
 
 def _pip_version() -> str:
     """The pip both Makefiles install (PIP_VERSION in the course's Makefile)."""
-    from grader.kit import _pip_version
+    from grader.authoring.kit import _pip_version
 
     return _pip_version(COURSE)
 
@@ -133,6 +133,8 @@ def test_the_kits_make_lab_serves_the_course_to_a_learner(page, kit_lab, screens
     log = kit_lab.log.read_text()
     assert "Amplify sign-in page" not in log, "the kit's page comes built: make lab builds nothing"
     assert (kit / "src" / "authlab" / "cloud" / "static" / "amplify-signin.js").is_file()
+    echoes = solution_echoes(kit, COURSE)  # the library and data the learner got: no answer
+    assert not echoes, "\n".join(map(str, echoes))
 
     page.goto(kit_lab.open("notebooks/00-start-here/00-start-here.ipynb"))
     page.locator(".jp-LabShell").wait_for()

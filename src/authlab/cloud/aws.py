@@ -42,6 +42,7 @@ __all__ = [
     "OneLineServerErrors",
     "client",
     "current_server",
+    "last_challenge",
     "real_aws",
     "start_moto",
     "stop_moto",
@@ -273,13 +274,40 @@ def stop_moto() -> None:
         server.stop()
 
 
+_last_challenge: dict[str, str] = {}
+
+
+def _remember_challenge(parsed: Any = None, model: Any = None, **_: Any) -> None:
+    """botocore ``after-call`` handler: note a Cognito answer that is a challenge, not tokens."""
+    if isinstance(parsed, dict) and parsed.get("ChallengeName"):
+        _last_challenge.clear()
+        _last_challenge.update(
+            operation=getattr(model, "name", "?"), challenge=str(parsed["ChallengeName"])
+        )
+    elif isinstance(parsed, dict) and "AuthenticationResult" in parsed:
+        _last_challenge.clear()
+
+
+def last_challenge() -> dict[str, str] | None:
+    """The last challenge a Cognito client of :func:`client` received instead of tokens
+    (``{"operation": "InitiateAuth", "challenge": "PASSWORD_VERIFIER"}``), or ``None`` when
+    the last sign-in answered tokens. Feedback uses it to explain a missing
+    ``AuthenticationResult``."""
+    return dict(_last_challenge) or None
+
+
 def client(service: str, *, region: str | None = None) -> Any:
     """A boto3 client: for the shared moto server, or for real AWS with ``AUTHLAB_AWS=real``.
 
-    Starts the shared moto server if it is not running yet.
+    Starts the shared moto server if it is not running yet. A ``cognito-idp`` client
+    remembers the last challenge it was answered (:func:`last_challenge`).
     """
     if real_aws():
-        return boto3.client(service, region_name=region or os.environ.get("AWS_REGION"))
-    server = start_moto()
-    assert server is not None
-    return server.client(service, region=region)
+        made = boto3.client(service, region_name=region or os.environ.get("AWS_REGION"))
+    else:
+        server = start_moto()
+        assert server is not None
+        made = server.client(service, region=region)
+    if service == "cognito-idp":
+        made.meta.events.register("after-call.cognito-idp", _remember_challenge)
+    return made

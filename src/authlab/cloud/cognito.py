@@ -1,7 +1,7 @@
 """A demo Cognito user pool: created, seeded from ``data/users.csv``, and located.
 
 The lesson is the boto3 calls a learner writes (``sign_up``, ``initiate_auth``...);
-this module is the machinery around them: a pool and an app client set up the same
+this module is the machinery around them, and never those calls themselves: a pool and an app client set up the same
 way every time, users and groups seeded for roles, and the two addresses a verifier
 needs, which on the local moto server are *not* the same place::
 
@@ -24,6 +24,7 @@ from ..data import data_path
 from ..errors import ConfigurationError
 
 __all__ = [
+    "AUTH_FLOWS",
     "DEMO_PASSWORD_POLICY",
     "DemoPool",
     "DemoUser",
@@ -31,9 +32,10 @@ __all__ = [
     "issuer_url",
     "jwks_url",
     "read_users",
+    "admin_tokens",
     "region_of",
     "seed_users",
-    "sign_in",
+    "session_tokens",
 ]
 
 DEMO_PASSWORD_POLICY = {
@@ -45,7 +47,14 @@ DEMO_PASSWORD_POLICY = {
 }
 """The demo pool's password policy (Cognito checks it on sign-up and password changes)."""
 
-AUTH_FLOWS = ["ALLOW_USER_PASSWORD_AUTH", "ALLOW_USER_SRP_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]
+AUTH_FLOWS = [
+    "ALLOW_USER_PASSWORD_AUTH",
+    "ALLOW_USER_SRP_AUTH",
+    "ALLOW_REFRESH_TOKEN_AUTH",
+    "ALLOW_ADMIN_USER_PASSWORD_AUTH",
+]
+"""The demo app client's sign-in flows: a browser's (password, SRP), refresh, and the admin
+flow that :func:`admin_tokens` uses for setup."""
 
 
 @dataclass(frozen=True)
@@ -197,20 +206,36 @@ def create_demo_pool(
     )
 
 
-def sign_in(cognito: Any, client_id: str, username: str, password: str) -> dict[str, Any]:
-    """``initiate_auth`` with ``USER_PASSWORD_AUTH``; returns the ``AuthenticationResult``
-    (``IdToken``, ``AccessToken``, ``RefreshToken``, ``ExpiresIn``, ``TokenType``).
+def admin_tokens(
+    cognito: Any, pool_id: str, client_id: str, username: str, password: str
+) -> dict[str, Any]:
+    """An operator's sign-in for test and demo setup: ``admin_initiate_auth`` with
+    ``ADMIN_USER_PASSWORD_AUTH`` (the server-side admin API, which needs AWS credentials,
+    never a browser's call); returns the ``AuthenticationResult`` (``IdToken``,
+    ``AccessToken``, ``RefreshToken``, ``ExpiresIn``, ``TokenType``).
 
-    Machinery for later notebooks: notebook 04 writes this call itself.
+    Notebooks 05 and 08 use it to get a user's tokens without repeating notebook 04's
+    exercise, which signs in the way a frontend does. A pending challenge (a temporary
+    password, MFA) is reported by name instead of as a ``KeyError``.
     """
-    response = cognito.initiate_auth(
+    credentials = {"USERNAME": username, "PASSWORD": password}
+    answer = cognito.admin_initiate_auth(
+        UserPoolId=pool_id,
         ClientId=client_id,
-        AuthFlow="USER_PASSWORD_AUTH",
-        AuthParameters={"USERNAME": username, "PASSWORD": password},
+        AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+        AuthParameters=credentials,
     )
-    if "AuthenticationResult" not in response:
+    tokens = answer.get("AuthenticationResult")
+    if tokens is None:
         raise ConfigurationError(
-            f"Cognito answered a challenge ({response.get('ChallengeName')}) instead of tokens.",
+            f"Cognito answered the challenge {answer.get('ChallengeName')!r} instead of tokens.",
             hint="Seed users with permanent passwords (seed_users) so no challenge is pending.",
         )
-    return response["AuthenticationResult"]
+    return tokens
+
+
+def session_tokens(cognito: Any, pool: DemoPool, username: str) -> dict[str, Any]:
+    """The tokens of the demo user ``username`` of ``pool`` (see :func:`admin_tokens`)."""
+    return admin_tokens(
+        cognito, pool.pool_id, pool.client_id, username, pool.user(username).password
+    )

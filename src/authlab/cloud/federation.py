@@ -25,14 +25,14 @@ identity platform, "ID token claims reference" (``iss``, ``tid``, ``oid``,
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import jwt
+from jwt.algorithms import get_default_algorithms
+from jwt.utils import base64url_encode
 
 from ..clock import SYSTEM_CLOCK, Clock
 from ..errors import (
@@ -45,23 +45,32 @@ from ..errors import (
     SignatureError,
 )
 from ..tokens.jwks import KeySet
-from ..tokens.verify import decode_unverified
+from ..tokens.jws import split_token
+from ..tokens.verify import Verifier
 
 __all__ = [
     "ENTRA_ISSUER_TEMPLATE",
     "Federation",
     "FederationResult",
     "OidcProvider",
+    "SOCIAL_ISSUERS",
     "create_oidc_provider",
     "entra_claims",
     "entra_issuer",
     "federated_username",
 ]
 
+SOCIAL_ISSUERS = {
+    "Google": "https://accounts.google.com",
+    "SignInWithApple": "https://appleid.apple.com",
+}
+"""The ``iss`` of the social providers Cognito supports whose sign-in returns an OIDC ID token."""
+
 ENTRA_ISSUER_TEMPLATE = "https://login.microsoftonline.com/{tenant}/v2.0"
 """The ``iss`` of Microsoft Entra ID v2.0 tokens; ``{tenant}`` is the tenant id (``tid``)."""
 
 _ALGORITHMS = ("RS256",)
+_ALGS = get_default_algorithms()
 
 
 def entra_issuer(tenant_id: str) -> str:
@@ -87,7 +96,7 @@ def entra_claims(
     digest = hashlib.sha256(f"{oid}:{client_id}".encode()).digest()
     claims: dict[str, Any] = {
         "iss": entra_issuer(tenant_id),
-        "sub": base64.urlsafe_b64encode(digest).rstrip(b"=").decode(),
+        "sub": base64url_encode(digest).decode("ascii"),
         "tid": tenant_id,
         "oid": oid,
         "preferred_username": preferred_username,
@@ -121,12 +130,18 @@ class OidcProvider:
         provider = cognito.describe_identity_provider(UserPoolId=pool_id, ProviderName=name)[
             "IdentityProvider"
         ]
-        if provider.get("ProviderType") != "OIDC":
-            raise ConfigurationError(f"Identity provider {name!r} is not an OIDC provider.")
+        kind = provider.get("ProviderType")
+        if kind not in SOCIAL_ISSUERS and kind != "OIDC":
+            raise ConfigurationError(
+                f"Identity provider {name!r} is of type {kind!r}: only OIDC providers and "
+                f"{sorted(SOCIAL_ISSUERS)} sign ID tokens this exchange can verify.",
+                hint="Facebook and Login with Amazon are OAuth 2.0 only: Cognito reads their "
+                "users from their APIs, with no ID token.",
+            )
         details = provider.get("ProviderDetails", {})
         return cls(
             name=name,
-            issuer=details["oidc_issuer"],
+            issuer=details.get("oidc_issuer") or SOCIAL_ISSUERS[kind],
             client_id=details["client_id"],
             attribute_mapping=dict(provider.get("AttributeMapping", {})),
             jwks_uri=details.get("jwks_uri"),
@@ -225,39 +240,37 @@ class Federation:
         unknown ``kid``). Issuer, tenant and audience are *not* checked here: that is
         ``check_upstream``.
         """
-        header, _ = decode_unverified(token)  # MalformedTokenError if it is not a JWT
-        key = self.keys.key_for(header.get("kid"), header.get("alg"))
+        # MalformedTokenError if it is not a JWT; the key only from the provider's JWKS, by kid.
+        header, claims, signing_input, signature = split_token(token)
+        alg = header.get("alg")
+        key = self.keys.key_for(header.get("kid"), alg)
         try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=list(_ALGORITHMS),
-                options={
-                    "verify_exp": False,
-                    "verify_nbf": False,
-                    "verify_iat": False,
-                    "verify_aud": False,
-                    "verify_iss": False,
-                },
-            )
-        except jwt.InvalidSignatureError as exc:
-            raise SignatureError("The upstream token's signature does not verify.") from exc
-        except jwt.InvalidTokenError as exc:
-            raise MalformedTokenError(f"The upstream token is unreadable: {exc}.") from exc
-        now = self.clock.now()
-        for claim in ("iss", "sub", "aud", "exp", "iat"):
-            if claim not in claims:
-                raise MissingClaimError(f"The upstream token has no {claim}.", claim=claim)
-        if now >= claims["exp"] + self.leeway:
+            valid = _ALGS[alg].verify(signing_input, key, signature)
+        except Exception:  # noqa: BLE001 - a key/signature mismatch of any kind is a bad signature
+            valid = False
+        if not valid:
+            raise SignatureError("The upstream token's signature does not verify.")
+        missing = [c for c in ("iss", "sub", "aud", "exp", "iat") if c not in claims]
+        if missing:
+            raise MissingClaimError(f"The upstream token has no {missing[0]}.", claim=missing[0])
+        times = {c: claims.get(c) for c in ("exp", "nbf", "iat")}
+        if not all(
+            isinstance(v, int | float) and not isinstance(v, bool)
+            for v in times.values()
+            if v is not None
+        ):
+            raise MalformedTokenError("The upstream token's exp, nbf and iat must be numbers.")
+        now, slack = self.clock.now(), self.leeway
+        if times["exp"] + slack <= now:
             raise ExpiredTokenError(
                 "The upstream token has expired.",
                 claim="exp",
                 expected=f"> {now}",
-                actual=claims["exp"],
+                actual=times["exp"],
             )
-        if "nbf" in claims and now < claims["nbf"] - self.leeway:
+        if times["nbf"] is not None and times["nbf"] - slack > now:
             raise ImmatureTokenError("The upstream token is not valid yet.", claim="nbf")
-        if now < claims["iat"] - self.leeway:
+        if times["iat"] - slack > now:
             raise IssuedInFutureError("The upstream token was issued in the future.", claim="iat")
         return claims
 
@@ -287,24 +300,45 @@ class Federation:
         self.cognito.admin_set_user_password(
             UserPoolId=self.pool_id, Username=username, Password=password, Permanent=True
         )
-        response = self.cognito.admin_initiate_auth(
+        outcome = self.cognito.admin_initiate_auth(
             UserPoolId=self.pool_id,
             ClientId=self.client_id,
-            AuthFlow="ADMIN_USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": username, "PASSWORD": password},
+            AuthFlow="ADMIN_USER_PASSWORD_AUTH",  # an administrator's call, with IAM credentials
+            AuthParameters=dict(USERNAME=username, PASSWORD=password),
         )
-        return response["AuthenticationResult"]
+        if "AuthenticationResult" not in outcome:
+            raise ConfigurationError(
+                f"The pool answered the simulated federated sign-in with the challenge "
+                f"{outcome.get('ChallengeName')!r} instead of tokens.",
+                hint="Check the pool's MFA setting: a federated user is never asked for one.",
+            )
+        return outcome["AuthenticationResult"]
 
     def exchange(
-        self, upstream_id_token: str, *, check_upstream: CheckUpstream, map_claims: MapClaims
+        self,
+        upstream_id_token: str,
+        *,
+        check_upstream: CheckUpstream | None,
+        map_claims: MapClaims,
     ) -> FederationResult:
         """Verify the upstream ID token, check it, map it, link or create the user, issue tokens.
 
-        Raises a :class:`~authlab.errors.TokenError` (nothing is written to the pool) when the
-        token is refused.
+        ``check_upstream=None`` checks the issuer and audience with the course's strict
+        verifier (:class:`authlab.tokens.verify.Verifier`): what Cognito does for a social
+        provider such as Google. Raises a :class:`~authlab.errors.TokenError` (nothing is
+        written to the pool) when the token is refused.
         """
         claims = self.verify_signature(upstream_id_token)
-        check_upstream(claims, self.provider)
+        if check_upstream is None:
+            Verifier(
+                self.keys,
+                issuer=self.provider.issuer,
+                audience=self.provider.client_id,
+                clock=self.clock,
+                leeway=self.leeway,
+            ).verify(upstream_id_token)
+        else:
+            check_upstream(claims, self.provider)
         username, attributes = map_claims(claims, self.provider)
         created = self.link_or_create(username, attributes)
         return FederationResult(username, created, dict(attributes), self._pool_tokens(username))

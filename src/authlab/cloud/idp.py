@@ -81,6 +81,9 @@ class OidcIssuer:
         self.current_kid = self.rotate(kid)
         self._routes: dict[tuple[str, str], Callable[[HttpRequest], HttpResponse]] = {}
         self._server = LocalHttpServer(self._app, port=port, name=name)
+        self.metadata: dict[str, Any] = {}
+        """More members of the discovery document (e.g. the endpoints of an
+        :class:`~authlab.cloud.authcode.AuthorizationServer`)."""
         self.requests: list[str] = []
         """Paths requested so far (e.g. to show how often a verifier fetched the JWKS)."""
 
@@ -176,6 +179,7 @@ class OidcIssuer:
             "response_types_supported": ["code", "token", "id_token"],
             "subject_types_supported": ["public"],
             "id_token_signing_alg_values_supported": [self.algorithm],
+            **self.metadata,
         }
 
     # ------------------------------------------------------------------ tokens

@@ -1,10 +1,18 @@
 """Token lifetimes in simulated time: short access tokens, refresh tokens, a day in a second.
 
-moto's Cognito always issues one-hour tokens and its refresh tokens never expire, so
-the lifetimes notebook 08 needs come from :class:`TokenService`: Cognito's token
-endpoint in miniature, signing RS256 tokens with an :class:`~authlab.cloud.idp.OidcIssuer`,
-with the access-token and refresh-token lifetimes you choose, revocation of one refresh
-token, and global sign-out.
+moto's Cognito always issues one-hour tokens, its refresh tokens never expire and are never
+rotated, and it has no ``GetTokensFromRefreshToken``; so the lifetimes notebook 08 needs come
+from :class:`TokenService`: Cognito's token endpoint in miniature, signing RS256 tokens with
+an :class:`~authlab.cloud.idp.OidcIssuer`, with the access-token and refresh-token lifetimes
+you choose, revocation of one refresh token, global sign-out, and refresh-token rotation.
+
+Rotation (an app client's ``RefreshTokenRotation``, Amazon Cognito API reference,
+"RefreshTokenRotationType"): each refresh through :meth:`TokenService.get_tokens_from_refresh_token`
+returns a new refresh token, and the one handed in stays usable only for a retry grace
+period of 0 to 60 seconds; ``REFRESH_TOKEN_AUTH`` (:meth:`TokenService.refresh`) does not
+serve a rotating client. Reuse detection follows RFC 9700 (OAuth 2.0 Security Best Current
+Practice, section 4.14.2): a rotated-out refresh token presented after its grace period means
+two parties hold the family, so every refresh token of that family is revoked.
 
 :func:`run_traffic` drives a client through simulated time with a
 :class:`~authlab.clock.FrozenClock`: the client's background wake-ups (to refresh) and
@@ -51,7 +59,10 @@ class TokenSet:
 class _Grant:
     username: str
     expires_at: float
+    family: str = ""
     revoked: bool = False
+    rotated_at: float | None = None
+    """When a rotation replaced this refresh token (``None``: still the family's current one)."""
 
 
 class TokenService:
@@ -62,6 +73,11 @@ class TokenService:
     are opaque random strings kept here, as Cognito keeps its own; a refresh returns a
     new access token and keeps the same refresh token (Cognito's behaviour without
     refresh-token rotation).
+
+    ``rotation=True`` is an app client with refresh-token rotation enabled: refresh with
+    :meth:`get_tokens_from_refresh_token`, which returns a new refresh token each time; the
+    old one stays valid for ``grace_period`` seconds (0 to 60, Cognito's
+    ``RetryGracePeriodSeconds``), then presenting it revokes its whole family.
     """
 
     def __init__(
@@ -72,9 +88,18 @@ class TokenService:
         access_lifetime: float = 15 * 60,
         refresh_lifetime: float = 30 * 86400,
         clock: Clock | None = None,
+        rotation: bool = False,
+        grace_period: float = 0,
     ) -> None:
         if access_lifetime <= 0 or refresh_lifetime <= 0:
             raise ConfigurationError("Token lifetimes must be positive numbers of seconds.")
+        if not 0 <= grace_period <= 60:
+            raise ConfigurationError(
+                f"The retry grace period must be 0 to 60 seconds, not {grace_period!r}.",
+                hint="Cognito's RetryGracePeriodSeconds accepts 0..60.",
+            )
+        self.rotation = rotation
+        self.grace_period = grace_period
         self.issuer = issuer
         self.client_id = client_id
         self.access_lifetime = access_lifetime
@@ -83,7 +108,8 @@ class TokenService:
         self.issued: list[TokenSet] = []
         """Every access token issued, in order (for timelines)."""
         self.counts: Counter[str] = Counter()
-        """``sign_in``, ``refresh``, ``refresh_refused``, ``revoke``, ``global_sign_out``."""
+        """``sign_in``, ``refresh``, ``refresh_refused``, ``revoke``, ``global_sign_out``,
+        ``rotate``, ``reuse_detected``."""
         self._grants: dict[str, _Grant] = {}
 
     def _access(self, username: str, refresh_token: str | None) -> TokenSet:
@@ -110,11 +136,13 @@ class TokenService:
         """Sign ``username`` in (the password check is notebook 04's business)."""
         self.counts["sign_in"] += 1
         refresh_token = secrets.token_urlsafe(24)
-        self._grants[refresh_token] = _Grant(username, self.clock.now() + self.refresh_lifetime)
+        self._grants[refresh_token] = _Grant(
+            username, self.clock.now() + self.refresh_lifetime, family=secrets.token_hex(6)
+        )
         return self._access(username, refresh_token)
 
-    def refresh(self, refresh_token: str) -> TokenSet:
-        """A new access token for a valid refresh token; :class:`TokenError` otherwise."""
+    def _usable(self, refresh_token: str) -> _Grant:
+        """The grant of a refresh token that may be used now; :class:`TokenError` otherwise."""
         grant = self._grants.get(refresh_token)
         if grant is None or grant.revoked or self.clock.now() >= grant.expires_at:
             self.counts["refresh_refused"] += 1
@@ -123,14 +151,59 @@ class TokenService:
                 f"Refresh token {why}: Cognito answers NotAuthorizedException.",
                 hint="Sign in again; a revoked or expired refresh token cannot be used.",
             )
+        return grant
+
+    def refresh(self, refresh_token: str) -> TokenSet:
+        """``REFRESH_TOKEN_AUTH``: a new access token, same refresh token; :class:`TokenError`
+        for an unknown, revoked or expired refresh token, or when the client rotates."""
+        grant = self._usable(refresh_token)
+        if self.rotation:
+            self.counts["refresh_refused"] += 1
+            raise TokenError(
+                "This app client rotates refresh tokens: REFRESH_TOKEN_AUTH does not serve it.",
+                hint="Refresh with GetTokensFromRefreshToken (get_tokens_from_refresh_token).",
+            )
         self.counts["refresh"] += 1
         return self._access(grant.username, refresh_token)
 
+    def get_tokens_from_refresh_token(self, refresh_token: str) -> TokenSet:
+        """Cognito's ``GetTokensFromRefreshToken``: new tokens, and with rotation a new refresh
+        token; the one handed in then works only for the grace period. Presenting a
+        rotated-out refresh token after its grace period revokes its whole family (RFC 9700
+        reuse detection) and raises :class:`TokenError`."""
+        grant = self._usable(refresh_token)
+        now = self.clock.now()
+        if not self.rotation:
+            self.counts["refresh"] += 1
+            return self._access(grant.username, refresh_token)
+        if grant.rotated_at is not None and now > grant.rotated_at + self.grace_period:
+            revoked = self._revoke_family(grant.family)
+            self.counts["reuse_detected"] += 1
+            self.counts["refresh_refused"] += 1
+            raise TokenError(
+                f"Reuse of a rotated-out refresh token: its family ({revoked} refresh tokens) "
+                "is revoked.",
+                hint="Two parties held this session's refresh token; everyone signs in again.",
+            )
+        self.counts["rotate"] += 1
+        if grant.rotated_at is None:
+            grant.rotated_at = now
+        new_token = secrets.token_urlsafe(24)
+        self._grants[new_token] = _Grant(grant.username, grant.expires_at, family=grant.family)
+        return self._access(grant.username, new_token)
+
+    def _revoke_family(self, family: str) -> int:
+        grants = [g for g in self._grants.values() if g.family == family and not g.revoked]
+        for grant in grants:
+            grant.revoked = True
+        return len(grants)
+
     def revoke(self, refresh_token: str) -> None:
-        """Revoke one refresh token (Cognito's RevokeToken); other sessions keep theirs."""
+        """Revoke a refresh token (Cognito's RevokeToken) and the refresh tokens rotated from
+        it or into it (its family); other sessions keep theirs."""
         self.counts["revoke"] += 1
         if refresh_token in self._grants:
-            self._grants[refresh_token].revoked = True
+            self._revoke_family(self._grants[refresh_token].family)
 
     def global_sign_out(self, username: str) -> int:
         """Revoke every refresh token of ``username``; returns how many."""

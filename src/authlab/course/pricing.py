@@ -85,6 +85,18 @@ class Plan:
         """The monthly cost of ``units`` (e.g. MAUs) on this plan, in USD."""
         return graduated_cost(self.bands, units)
 
+    def describe(self) -> str:
+        """The bands in words: ``"free to 10,000, then $0.0055 to 100,000, $0.0046 above"``."""
+        parts, lower = [], 0
+        for band in self.bands:
+            rate = "free" if band.price == 0 else f"${band.price:g}"
+            upper = f" to {band.up_to:,}" if band.up_to is not None else (" above" if lower else "")
+            parts.append(f"{rate}{upper}")
+            lower = band.up_to or lower
+        if len(parts) == 1:
+            return f"{parts[0]} from the first {self.unit}"
+        return ", then ".join(parts[:2]) + "".join(f", {p}" for p in parts[2:])
+
 
 @dataclass(frozen=True)
 class Figure:
@@ -155,7 +167,13 @@ class PriceBook:
             )
             for key, f in data.get("figures", {}).items()
         }
-        for what, entry in [*self.requests.items(), *data.get("mau_plans", {}).items()]:
+        self.mau_definition: dict[str, Any] = dict(data.get("mau_definition", {}))
+        """What makes a user count as a monthly active user: ``counts`` (the operations),
+        with ``source``, ``read``, ``status`` and ``note``."""
+        entries = [*self.requests.items(), *data.get("mau_plans", {}).items()]
+        if self.mau_definition:
+            entries.append(("mau_definition", self.mau_definition))
+        for what, entry in entries:
             for field in ("source", "read", "status"):
                 if not entry.get(field):
                     raise ConfigurationError(f"{what!r} in pricing.json lacks its {field}.")
@@ -252,7 +270,23 @@ class PriceBook:
             {"item": f.label, "source": f.source, "read": f.read, "status": f.status}
             for f in self.figures.values()
         ]
+        if self.mau_definition:
+            d = self.mau_definition
+            rows.append(
+                {
+                    "item": d["label"],
+                    "source": d["source"],
+                    "read": d["read"],
+                    "status": d["status"],
+                }
+            )
         return rows
+
+    @property
+    def mau_counts(self) -> tuple[str, ...]:
+        """The identity operations that make a user a monthly active user (the pricing page's
+        list, administrative ones included)."""
+        return tuple(self.mau_definition.get("counts", ()))
 
     def cite(self, key: str) -> str:
         """One line naming where the plan, request price or figure ``key`` comes from, and when."""

@@ -7,6 +7,8 @@
 * ``status``: the HTTP status a request gets (``401``);
 * ``open``: an answer said aloud or written; its model answer and a rubric (the points a good
   answer makes), shown after an attempt for the learner to check their own answer against.
+  An open question that a notebook grades (``graded_in`` names the exercise) has neither: its
+  model answer and rubric live only in the solution notebook, never in the learner's kit.
 
 :mod:`authlab.course.quiz` asks them and gives the feedback.
 """
@@ -54,6 +56,12 @@ class Question:
     explanation: str = ""
     model_answer: str = ""
     rubric: tuple[str, ...] = ()
+    graded_in: str = ""  # for an open question graded in a notebook: which exercise
+
+    @property
+    def graded(self) -> bool:
+        """Whether a notebook grades this question (then the bank holds no model answer)."""
+        return bool(self.graded_in)
 
     def option_order(self, learner: str | None = None) -> list[int]:
         """For a ``choice`` question: the indices of the options in the order ``learner`` sees them.
@@ -115,6 +123,11 @@ class Question:
             lines.append("Answer with the letters in the right order, e.g. 'CADB...'.")
         elif self.kind == "status":
             lines.append("Answer with the HTTP status code the client receives (e.g. 200).")
+        elif self.graded:
+            lines.append(
+                f"Graded in {self.graded_in}: write your answer there. Its model answer and "
+                "rubric come from your instructor after grading."
+            )
         else:
             lines.append("Say or write your answer, then call attempt() and reveal().")
         return "\n".join(lines)
@@ -137,13 +150,19 @@ def _question(raw: dict[str, Any]) -> Question:
         explanation=raw.get("explanation", ""),
         model_answer=raw.get("model_answer", ""),
         rubric=tuple(str(point) for point in raw.get("rubric", ())),
+        graded_in=str(raw.get("graded_in", "")),
     )
+    if question.graded and (question.kind != "open" or question.model_answer or question.rubric):
+        raise ConfigurationError(
+            f"Question {question.id!r} is graded in {question.graded_in}: it must be an open "
+            "question without model_answer or rubric, which belong in the solution notebook only."
+        )
     problems = {
         "choice": not question.options
         or str(question.answer).upper() not in LETTERS[: len(question.options)],
         "order": len(question.steps) < 2,
         "status": not isinstance(question.answer, int),
-        "open": not question.model_answer or not question.rubric,
+        "open": not question.graded and (not question.model_answer or not question.rubric),
     }
     if problems[kind]:
         raise ConfigurationError(f"Question {question.id!r} is incomplete for its kind {kind!r}.")

@@ -9,7 +9,9 @@ its names are re-exported here). Four kinds:
 * ``status``: the HTTP status a request gets (``401``);
 * ``open``: an answer you say aloud or write. After an attempt, ``reveal`` shows the model answer
   and the rubric, and ``assess`` records how many of its points you judge your answer makes:
-  nothing is ticked by keywords, and written answers are graded by a person.
+  nothing is ticked by keywords, and written answers are graded by a person. A question a
+  notebook grades (the chapter's exercises and interview questions) has no model answer here:
+  ``reveal`` names the exercise that grades it.
 
 Everything prints plain text and returns a value, so it works headless (in tests, in
 nbgrader, in a terminal) as well as in JupyterLab::
@@ -154,7 +156,7 @@ class Quiz:
         Nothing is scored: :meth:`reveal` then shows the model answer and its rubric, and
         :meth:`assess` records your own judgement of your answer against that rubric.
         """
-        self.bank.get(qid)  # an unknown id is a ConfigurationError with a hint
+        question = self.bank.get(qid)  # an unknown id is a ConfigurationError with a hint
         if not text.strip():
             result = Result(
                 qid, None, f"[{qid}] Write (or say aloud and summarise) your answer first."
@@ -162,12 +164,14 @@ class Quiz:
             self._say(result.feedback)
             return result
         self.written[qid] = text
-        result = Result(
-            qid,
-            None,
-            f"[{qid}] Attempt recorded ({len(text.split())} words). Now reveal({qid!r}) shows the "
-            "model answer and the rubric to check your answer against.",
+        after = (
+            f"This question is graded in {question.graded_in}: answer it there; its model answer "
+            "comes from your instructor after grading."
+            if question.graded
+            else f"Now reveal({qid!r}) shows the model answer and the rubric to check your "
+            "answer against."
         )
+        result = Result(qid, None, f"[{qid}] Attempt recorded ({len(text.split())} words). {after}")
         self.attempts.setdefault(qid, []).append(result)
         self._say(result.feedback)
         return result
@@ -178,6 +182,9 @@ class Quiz:
         ``None`` (with a nudge) before an attempt and a reveal."""
         question = self.bank.get(qid)
         marks = list(marks)
+        if question.graded:
+            self._say(f"[{qid}] Graded in {question.graded_in}: your instructor assesses it.")
+            return None
         if qid not in self.written or qid not in self.revealed:
             self._say(f"[{qid}] Write your answer, then reveal({qid!r}), then assess it.")
             return None
@@ -202,6 +209,13 @@ class Quiz:
     def reveal(self, qid: str) -> str | None:
         """The model answer, only after an attempt; otherwise a nudge (and ``None``)."""
         question = self.bank.get(qid)
+        if question.graded:
+            self._say(
+                f"[{qid}] This question is graded: {question.graded_in}. Its model answer and "
+                "rubric are not in your copy of the course; your instructor grades your answer "
+                "with them and shares them after grading."
+            )
+            return None
         if not self.attempted(qid):
             self._say(
                 f"[{qid}] Try it first: the answer is shown after an attempt. Hint: {question.hint}"

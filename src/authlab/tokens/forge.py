@@ -10,18 +10,15 @@ mistake, so the gallery in :mod:`authlab.tokens.attacks` can show each attack su
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import posixpath
-from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections.abc import Iterable
 from typing import Any
 
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding
+from cryptography.hazmat.primitives import serialization
 from jwt.algorithms import get_default_algorithms
+from jwt.utils import base64url_decode, base64url_encode
 
 from ..data import data_path
 
@@ -31,12 +28,9 @@ _ALGS = get_default_algorithms()
 
 
 def b64url(data: bytes) -> str:
-    """base64url without padding (RFC 7515 §2)."""
-    return urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
-
-
-def _unb64(segment: str) -> bytes:
-    return urlsafe_b64decode(segment + "=" * (-len(segment) % 4))
+    """base64url without padding (RFC 7515 §2), by PyJWT's ``jwt.utils``: notebook 02 has
+    you write this encoding yourself, so the library does not."""
+    return base64url_encode(data).decode("ascii")
 
 
 def b64url_json(value: Any) -> str:
@@ -65,13 +59,10 @@ def crack_hs256(token: str, words: Iterable[str]) -> str | None:
     An HS256 token is an offline oracle: anyone holding one can try secrets at the
     speed of HMAC-SHA256, with no request to the server (RFC 8725 §2.2, §3.5).
     """
-    header_b64, payload_b64, signature_b64 = token.split(".")
-    signing_input, signature = f"{header_b64}.{payload_b64}".encode(), _unb64(signature_b64)
-    for word in words:
-        guess = hmac.new(word.encode(), signing_input, hashlib.sha256).digest()
-        if hmac.compare_digest(guess, signature):
-            return word
-    return None
+    signing_input, _, signature_b64 = token.rpartition(".")
+    message, signature = signing_input.encode(), base64url_decode(signature_b64)
+    hs256 = _ALGS["HS256"]  # PyJWT's HMAC: notebook 02 has you write it by hand
+    return next((w for w in words if hs256.verify(message, w.encode(), signature)), None)
 
 
 class NaiveVerifier:
@@ -120,20 +111,16 @@ class NaiveVerifier:
 
     def verify(self, token: str) -> dict[str, Any]:
         """The token's claims, "verified" naively (raises on a bad signature)."""
-        header_b64, payload_b64, signature_b64 = token.split(".")
-        header = json.loads(_unb64(header_b64))
-        claims = json.loads(_unb64(payload_b64))
+        # Trusts whatever the first two segments say (notebook 02 has you write the reading).
+        header, claims = (json.loads(base64url_decode(part)) for part in token.split(".")[:2])
         if not self.check_signature:
             return claims
         alg = header["alg"]
         if alg.lower() == "none":
             return claims
         key = self._key(header, alg)
-        message, signature = f"{header_b64}.{payload_b64}".encode(), _unb64(signature_b64)
-        if alg.startswith("HS"):
-            digest = hmac.new(key, message, getattr(hashlib, "sha" + alg[2:])).digest()
-            if not hmac.compare_digest(digest, signature):
-                raise ValueError("bad signature")
-        else:
-            key.verify(signature, message, padding.PKCS1v15(), hashes.SHA256())
+        signing_input, _, signature_b64 = token.rpartition(".")
+        # The key is used as the header says, whatever it is: PEM bytes become an HMAC secret.
+        if not _ALGS[alg].verify(signing_input.encode(), key, base64url_decode(signature_b64)):
+            raise ValueError("bad signature")
         return claims

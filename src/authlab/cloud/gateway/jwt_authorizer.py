@@ -67,8 +67,6 @@ def authorize_jwt(
         audience_or_client_id=True,
         clock=gateway.clock,
     )
-    if gateway.is_revoked is not None and gateway.is_revoked(claims):
-        raise TokenError("The token has been revoked.", hint="Sign in again for a new token.")
     scopes = None
     if route.scopes:
         scopes = token_scopes(claims)

@@ -35,8 +35,6 @@ class GatewayContext(Protocol):
     """The AWS account id in ARNs."""
     clock: Clock
     """The time tokens, caches and events are measured on."""
-    is_revoked: Callable[[dict[str, Any]], bool] | None
-    """After a JWT verifies, ``True`` makes it a 401 (or ``None``: no revocation)."""
     invocations: Counter[str]
     """Lambda calls per function name, authorizers included."""
 

@@ -125,8 +125,7 @@ class Gateway:
     ``apigw``: an ``apigatewayv2`` boto3 client (default: ``authlab.cloud.aws.client``).
     ``handlers``: Python functions ``handler(event, context)`` keyed by the Lambda
     function's name, its ARN, or the integration id. ``jwks_urls``: issuer -> JWKS URL
-    (the local-only step). ``is_revoked(claims)``: after a JWT verifies, ``True`` makes
-    it a 401. ``clock``: the time the authorizer checks ``exp``/``nbf``/``iat`` against.
+    (the local-only step). ``clock``: the time the authorizer checks ``exp``/``nbf``/``iat`` against.
     """
 
     def __init__(
@@ -137,7 +136,6 @@ class Gateway:
         handlers: Mapping[str, Handler] | None = None,
         jwks_urls: Mapping[str, str] | None = None,
         clock: Clock = SYSTEM_CLOCK,
-        is_revoked: Callable[[dict], bool] | None = None,
         stage: str = "$default",
         port: int = 0,
         region: str | None = None,
@@ -154,7 +152,6 @@ class Gateway:
         self.handlers: dict[str, Handler] = dict(handlers or {})
         self.jwks_urls = dict(jwks_urls or {})
         self.clock = clock
-        self.is_revoked = is_revoked
         self.stage = stage
         self.region = region or apigw.meta.region_name
         self.account_id = account_id

@@ -1,0 +1,315 @@
+"""The judge as a process: one per graded notebook, forked from a warm judge per worker.
+
+:class:`JudgeRun` starts a notebook's judge (:mod:`grader.judge.script`) as soon as the notebook's
+kernel is up, so the lessons it replays before the first answer run while the student's
+notebook still runs; :meth:`JudgeRun.finish` says the notebook has run and collects the
+verdicts. The judge is forked from a warm process (``python -m grader.judge.server
+--serve``) that has imported :data:`PRELOAD` once for its worker; the worker's word to go
+reaches the forked judge through a pipe of its own, relayed by the warm parent.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import selectors
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+
+from .link import JudgeError, KernelLink
+from .netns import NetworkIsolationError, isolate
+from .script import JudgeScript, Verdict, run_script
+
+__all__ = ["PRELOAD", "JudgeRun", "main", "serve", "start_warm"]
+
+
+PRELOAD = (
+    "IPython.core.interactiveshell",
+    "jupyter_client.blocking",
+    "authlab",
+    "authlab.course.feedback",
+    "authlab.cloud.gateway",
+    "authlab.cloud.idp",
+    "jwt",
+    "requests",
+    "boto3",
+    "botocore.session",
+    "moto.server",
+    # the local AWS services the lessons use: moto imports each on its first request
+    "moto.cognitoidp.models",
+    "moto.cognitoidp.responses",
+    "moto.cognitoidp.urls",
+    "moto.dynamodb.models",
+    "moto.dynamodb.responses",
+    "moto.dynamodb.urls",
+    "moto.apigatewayv2.models",
+    "moto.apigatewayv2.responses",
+    "moto.apigatewayv2.urls",
+    # API Gateway v2 requests load v1's backend too, whose OpenAPI validator imports
+    # jsonschema and rfc3987_syntax: three Earley grammars built at import, seconds of CPU
+    "moto.apigateway.models",
+    "moto.apigateway.responses",
+    "moto.apigateway.urls",
+    "matplotlib.pyplot",
+)
+"""Modules the warm judge imports once per worker, before it forks a judge per notebook."""
+
+_server: subprocess.Popen | None = None
+
+
+class JudgeRun:
+    """One notebook's judge, started early so that the lessons it replays before the first
+    answer run while the learner's notebook still runs in its kernel.
+
+    Forked from this worker's warm judge (:func:`serve`), which has imported
+    :data:`PRELOAD` once; where ``fork`` is missing, a fresh ``python -m grader.judge.script`` runs
+    it all in :meth:`finish`. ``timeout`` bounds each call into the learner's kernel;
+    ``folder`` is one the kernel sees too (the judge's socket goes there).
+    """
+
+    def __init__(
+        self, script: JudgeScript, connection: dict, *, timeout: float, folder: str | None = None
+    ) -> None:
+        self.request = {
+            "script": script.to_dict(),
+            "connection": {
+                k: (v.decode() if isinstance(v, bytes) else v) for k, v in connection.items()
+            },
+            "timeout": timeout,
+            "folder": folder,
+        }
+        self.forked = hasattr(os, "fork")
+        self.open = False
+        self.phases: dict[str, float] = {}
+        """Seconds per phase in the judge (filled by :meth:`finish`)."""
+        if self.forked:
+            self.open = _send(json.dumps(self.request).encode() + b"\n")
+
+    def finish(self, limit: float, lesson_errors: list[str] | None = None) -> list[Verdict]:
+        """The verdicts, once the learner's notebook has run. The errors of lesson cells in
+        the judge are appended to ``lesson_errors``. Raises :class:`JudgeError` if the judge
+        itself fails (not a verdict: a grader problem)."""
+        if not self.forked:
+            line = _ask_process(self.request, limit)
+        elif not (self.open and _send(b"go\n")):
+            raise JudgeError("the judge could not be started")
+        else:
+            self.open = False
+            line = _receive(limit)
+        try:
+            found = json.loads(line)
+            verdicts = [Verdict(**verdict) for verdict in found["verdicts"]]
+        except (ValueError, KeyError, TypeError):
+            raise JudgeError(f"the judge failed: {line[-200:] or 'no output'}") from None
+        if lesson_errors is not None:
+            lesson_errors += [str(e) for e in found.get("lesson_errors", [])]
+        with contextlib.suppress(AttributeError, TypeError, ValueError):
+            self.phases = {str(k): float(v) for k, v in found.get("phases", {}).items()}
+        return verdicts
+
+    def cancel(self) -> None:
+        """The notebook could not be run: let the judge go without a verdict."""
+        if self.open:
+            self.open = False
+            if _send(b"stop\n"):
+                with contextlib.suppress(JudgeError):
+                    _receive(30.0)
+
+
+def _ask_process(request: dict, limit: float) -> str:
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "grader.judge.server"],
+            input=json.dumps(request).encode(),
+            capture_output=True,
+            timeout=limit,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        raise JudgeError(f"the judge did not finish within {limit:g} s") from None
+    lines = done.stdout.decode(errors="replace").strip().splitlines()
+    if not lines:
+        tail = done.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+        return f"exit {done.returncode}: {tail[0][:200]}"
+    return lines[-1]
+
+
+def start_warm() -> None:
+    """Start this worker's warm judge now (it imports :data:`PRELOAD` while the worker sets
+    up its first notebook), unless it is running."""
+    _start()
+
+
+def _start() -> None:
+    global _server
+    if _server is None or _server.poll() is not None:
+        _server = subprocess.Popen(
+            [sys.executable, "-m", "grader.judge.server", "--serve"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            cwd=tempfile.gettempdir(),  # the worker's own folder is a scratch one, soon gone
+        )
+
+
+def _send(data: bytes) -> bool:
+    """Write to this worker's warm judge, started (or restarted) if needed."""
+    _start()
+    try:
+        _server.stdin.write(data)
+        _server.stdin.flush()
+    except OSError:
+        _stop_server()
+        return False
+    return True
+
+
+def _receive(limit: float) -> str:
+    """The warm judge's reply line; it is stopped if it died or took longer than ``limit``."""
+    server = _server
+    if server is None:
+        raise JudgeError("the judge is not running")
+    deadline = time.monotonic() + limit
+    received = b""
+    with selectors.DefaultSelector() as selector:
+        selector.register(server.stdout, selectors.EVENT_READ)
+        while not received.endswith(b"\n"):
+            left = deadline - time.monotonic()
+            if left <= 0 or not selector.select(timeout=left):
+                _stop_server()
+                raise JudgeError(f"the judge did not finish within {limit:g} s")
+            chunk = os.read(server.stdout.fileno(), 1 << 20)
+            if not chunk:
+                _stop_server()
+                return received.decode(errors="replace") or "the judge stopped"
+            received += chunk
+    return received.decode(errors="replace").strip()
+
+
+def _stop_server() -> None:
+    global _server
+    if _server is not None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(_server.pid, 9)
+        with contextlib.suppress(Exception):
+            _server.wait(timeout=5)
+    _server = None
+
+
+def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
+    """Judge one request in this process; the reply line (``{"verdicts": ...}``).
+
+    When the kernel is sandboxed (its channels are Unix sockets), this process first moves
+    into a network of its own, loopback only (:func:`grader.judge.netns.isolate`): nothing the
+    judge runs or lends can reach another host. Without the sandbox (``--no-sandbox``,
+    trusted work) the kernel listens on the machine's loopback and the judge keeps it.
+    """
+    if request["connection"].get("transport") == "ipc":
+        try:
+            isolate()
+        except NetworkIsolationError as exc:
+            raise JudgeError(
+                f"the judge could not get a network of its own ({exc}): it needs what "
+                "bubblewrap needs (root, or unprivileged user namespaces)"
+            ) from None
+    script = JudgeScript.from_dict(request["script"])
+
+    def connect() -> KernelLink:
+        return KernelLink(
+            request["connection"],
+            float(request["timeout"]),
+            tuple(script.lend_types),
+            request.get("folder"),
+        )
+
+    lesson_errors: list[str] = []
+    timings: dict[str, float] = {}
+    verdicts = run_script(script, connect, lesson_errors, ready, timings=timings)
+    return json.dumps(
+        {
+            "verdicts": [asdict(v) for v in verdicts],
+            "lesson_errors": lesson_errors,
+            "phases": timings,
+        }
+    )
+
+
+def _waiter(fd: int) -> Callable[[], bool]:
+    """In a forked judge: wait for the worker's word, relayed on ``fd`` (``go``: the notebook
+    has run; anything else: grading was abandoned)."""
+
+    def ready() -> bool:
+        with os.fdopen(fd, "rb") as words:
+            return words.readline().strip() == b"go"
+
+    return ready
+
+
+def _quiet() -> int:
+    """Send this process's output to /dev/null; return a descriptor of the real stdout."""
+    out = os.dup(1)
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, 1)
+    os.close(null)
+    sys.stdout = io.TextIOWrapper(os.fdopen(os.dup(1), "wb"), write_through=True)
+    return out
+
+
+def serve() -> None:
+    """The warm judge: import :data:`PRELOAD`, then fork one judge per request line."""
+    import gc
+    import importlib
+
+    out = _quiet()
+    for name in PRELOAD:
+        with contextlib.suppress(Exception):
+            importlib.import_module(name)
+    gc.collect()
+    gc.freeze()
+    for line in sys.stdin.buffer:
+        scratch = tempfile.mkdtemp(prefix="judge-")  # the lessons' working folder
+        words, relay = os.pipe()
+        child = os.fork()
+        if child == 0:
+            try:
+                os.close(relay)
+                os.chdir(scratch)
+                reply = _judge(json.loads(line), _waiter(words))
+            except BaseException as exc:  # noqa: BLE001 - reported, then the child exits
+                reply = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
+            os.write(out, reply.encode() + b"\n")
+            os._exit(0)
+        os.close(words)
+        os.write(relay, sys.stdin.buffer.readline() or b"stop\n")  # the worker's go, or stop
+        os.close(relay)
+        _, status = os.waitpid(child, 0)
+        if status != 0:
+            os.write(out, b"the judge process crashed\n")
+        shutil.rmtree(scratch, ignore_errors=True)
+
+
+def main() -> int:
+    """``python -m grader.judge.server``: a request on stdin, the reply line on stdout.
+
+    With ``--serve``, the warm judge of :func:`serve` (one request per line, forever).
+    """
+    if sys.argv[1:] == ["--serve"]:
+        serve()
+        return 0
+    request = json.loads(sys.stdin.buffer.read())
+    out = _quiet()
+    reply = _judge(request)
+    os.write(out, reply.encode() + b"\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
