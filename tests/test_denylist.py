@@ -7,6 +7,8 @@ import pytest
 from authlab.cloud.denylist import TTL_ATTRIBUTE, DenylistTable, time_calls
 from authlab.errors import ConfigurationError
 
+from .apigw import LAMBDA, add_integration
+
 
 @pytest.fixture
 def table(aws):
@@ -81,20 +83,14 @@ def test_denylist_in_a_lambda_authorizer_and_the_cache_window(aws, table):
     keys = KeySet.from_jwks(issuer.jwks())
     apigw = aws.client("apigatewayv2")
     api = apigw.create_api(Name="orders-test", ProtocolType="HTTP")["ApiId"]
-    function = "arn:aws:lambda:us-east-1:123456789012:function:"
-    integration = apigw.create_integration(
-        ApiId=api,
-        IntegrationType="AWS_PROXY",
-        IntegrationUri=function + "orders",
-        PayloadFormatVersion="2.0",
-    )["IntegrationId"]
+    integration = add_integration(apigw, api, "orders")
     for path, ttl in (("/live", 0), ("/cached", 120)):
         authorizer = apigw.create_authorizer(
             ApiId=api,
             Name=f"deny{ttl}",
             AuthorizerType="REQUEST",
             AuthorizerUri="arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/"
-            f"{function}deny/invocations",
+            f"{LAMBDA}deny/invocations",
             AuthorizerPayloadFormatVersion="2.0",
             EnableSimpleResponses=True,
             IdentitySource=["$request.header.Authorization"],

@@ -48,10 +48,13 @@ def is_package(name: str) -> bool:
     return MODULES[name].name == "__init__.py"
 
 
-def imports_of(name: str) -> set[str]:
-    """The authlab modules ``name`` imports, anywhere in its source."""
-    tree = ast.parse(MODULES[name].read_text(encoding="utf-8"))
-    base = name.split(".") if is_package(name) else name.split(".")[:-1]
+def imports_of(name: str, modules: dict[str, Path] | None = None) -> set[str]:
+    """The modules of ``modules`` (default: authlab's) that ``name`` imports, anywhere in its
+    source, relative imports resolved."""
+    modules = MODULES if modules is None else modules
+    path = modules[name]
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
     found: set[str] = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
@@ -63,12 +66,12 @@ def imports_of(name: str) -> set[str]:
             else:
                 origin = node.module or ""
             targets = [
-                f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in MODULES else origin
+                f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules else origin
                 for alias in node.names
             ]
         else:
             continue
-        found |= {t for t in targets if t in MODULES and t != name}
+        found |= {t for t in targets if t in modules and t != name}
     return found
 
 
@@ -265,29 +268,8 @@ GRADER_MODULES = {
 
 
 def grader_imports(name: str, modules: dict[str, Path] | None = None) -> set[str]:
-    """The grader modules ``name`` imports, anywhere in its source (or in ``source``)."""
-    modules = GRADER_MODULES if modules is None else modules
-    path = modules[name]
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    base = name.split(".") if path.name == "__init__.py" else name.split(".")[:-1]
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            targets = [alias.name for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                anchor = base[: len(base) - node.level + 1]
-                origin = ".".join(anchor + ([node.module] if node.module else []))
-            else:
-                origin = node.module or ""
-            targets = [
-                f"{origin}.{alias.name}" if f"{origin}.{alias.name}" in modules else origin
-                for alias in node.names
-            ]
-        else:
-            continue
-        found |= {t for t in targets if t in modules and t != name}
-    return found
+    """The grader modules ``name`` imports, anywhere in its source."""
+    return imports_of(name, GRADER_MODULES if modules is None else modules)
 
 
 def grader_room(name: str) -> str | None:
