@@ -117,16 +117,44 @@ def usable_by_all(path: Path) -> bool:
 
 def class_environment(as_root: bool) -> Path:
     """The bin folder of the one environment every server runs: the checkout's venv when every
-    user can run it, else (as root) ``/opt/authlab-hub/venv``, installed from the same lock."""
+    user can run it, else (as root) ``/opt/authlab-hub/venv``, installed from the same lock.
+
+    That environment is kept between runs (and between checkouts of the course): it is rebuilt
+    only when what goes into it changes (the lock, pyproject.toml, postBuild, the kernel's
+    config), and when another checkout ran ``make hub`` last, only the course's own editable
+    install (``authlab``, ``grader``) is pointed at this checkout again (a second)."""
     if not as_root or (usable_by_all(Path(sys.base_prefix)) and usable_by_all(VENV_BIN)):
         return VENV_BIN
-    lock = CHECKOUT / "requirements.lock"
-    key = hashlib.sha256(lock.read_bytes() + (CHECKOUT / "pyproject.toml").read_bytes()).hexdigest()
+    inputs = ("requirements.lock", "pyproject.toml", "postBuild", "config/ipython_kernel_config.py")
+    key = hashlib.sha256(b"".join((CHECKOUT / name).read_bytes() for name in inputs)).hexdigest()
     stamp = CLASS_VENV / ".authlab-lock"
-    if stamp.exists() and stamp.read_text() == key:
+    try:
+        built = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        built = {}
+    uv = str(VENV_BIN / "uv")
+    python = CLASS_VENV / "bin" / "python"
+    if built.get("key") == key:
+        if built.get("checkout") != str(CHECKOUT):
+            print(f"pointing the class's environment {CLASS_VENV} at this checkout's course")
+            subprocess.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "--quiet",
+                    "--python",
+                    str(python),
+                    "--no-deps",
+                    "-e",
+                    str(CHECKOUT),
+                ],
+                check=True,
+            )
+            stamp.write_text(json.dumps({"key": key, "checkout": str(CHECKOUT)}))
         return CLASS_VENV / "bin"
-    python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
-    if not python or not usable_by_all(Path(python)):
+    system_python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
+    if not system_python or not usable_by_all(Path(system_python)):
         raise HubError(
             f"This venv's Python ({sys.base_prefix}) is not readable by other users, and no "
             "python3 in /usr/bin or /usr/local/bin is: install one (apt-get install python3-venv)."
@@ -136,11 +164,12 @@ def class_environment(as_root: bool) -> Path:
         f"hash-checked): {sys.base_prefix} is not readable by the class's users"
     )
     started = time.monotonic()
-    uv = str(VENV_BIN / "uv")
     shutil.rmtree(CLASS_VENV, ignore_errors=True)
     subprocess.run(
-        [uv, "venv", "--quiet", "--seed", "--python", python, str(CLASS_VENV)], check=True
+        [uv, "venv", "--quiet", "--seed", "--python", system_python, str(CLASS_VENV)], check=True
     )
+    # Bytecode compiled once here: the class's users cannot write it, so without it every
+    # server and kernel would compile its imports again at each start.
     subprocess.run(
         [
             uv,
@@ -149,10 +178,10 @@ def class_environment(as_root: bool) -> Path:
             "--quiet",
             "--compile-bytecode",
             "--python",
-            str(CLASS_VENV / "bin" / "python"),
+            str(python),
             "--require-hashes",
             "-r",
-            str(lock),
+            str(CHECKOUT / "requirements.lock"),
         ],
         check=True,
     )
@@ -160,7 +189,7 @@ def class_environment(as_root: bool) -> Path:
     env.pop("VIRTUAL_ENV", None)
     subprocess.run(["bash", str(CHECKOUT / "postBuild")], check=True, env=env)
     open_to_all(CLASS_VENV.parent)
-    stamp.write_text(key)
+    stamp.write_text(json.dumps({"key": key, "checkout": str(CHECKOUT)}))
     print(f"  installed in {time.monotonic() - started:.0f} s (kept for the next make hub)")
     return CLASS_VENV / "bin"
 

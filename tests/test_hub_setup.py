@@ -52,6 +52,40 @@ def test_the_checkouts_solutions_are_found_and_its_library_is_not(hub_run):
     assert not found & {"src", "grader", "hub", ".venv", "notebooks", "data"}
 
 
+def test_the_class_environment_is_kept_and_pointed_at_the_checkout_that_runs(
+    hub_run, tmp_path, monkeypatch
+):
+    """Built once per lock; another checkout only re-points the course's editable install."""
+    calls = []
+    monkeypatch.setattr(hub_run, "CLASS_VENV", tmp_path / "venv")
+    monkeypatch.setattr(hub_run, "usable_by_all", lambda path: path.name == "python3")
+    monkeypatch.setattr(hub_run, "open_to_all", lambda folder: None)
+
+    def run(command, **kwargs):
+        calls.append([str(part) for part in command])
+        (tmp_path / "venv").mkdir(exist_ok=True)
+
+    monkeypatch.setattr(hub_run.subprocess, "run", run)
+    assert hub_run.class_environment(as_root=False) == hub_run.VENV_BIN
+    assert not calls
+    assert hub_run.class_environment(as_root=True) == tmp_path / "venv" / "bin"
+    assert (
+        any("--require-hashes" in c for c in calls) and ["bash", str(ROOT / "postBuild")] in calls
+    )
+    calls.clear()
+    assert hub_run.class_environment(as_root=True) == tmp_path / "venv" / "bin"
+    assert calls == []  # same lock, same checkout: nothing to do
+    stamp = tmp_path / "venv" / ".authlab-lock"
+    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "checkout": "/elsewhere"}))
+    hub_run.class_environment(as_root=True)
+    assert len(calls) == 1 and calls[0][-2:] == ["-e", str(ROOT)] and "--no-deps" in calls[0]
+    assert json.loads(stamp.read_text())["checkout"] == str(ROOT)
+    stamp.write_text(json.dumps({"key": "an older lock", "checkout": str(ROOT)}))
+    calls.clear()
+    hub_run.class_environment(as_root=True)
+    assert any("--require-hashes" in c for c in calls)  # a new lock: installed again
+
+
 def test_the_course_config_leaves_a_hubs_exchange_alone():
     text = (ROOT / "nbgrader_config.py").read_text()
     assert re.search(r'if "JUPYTERHUB_API_URL" not in os.environ:\n    c.Exchange.root', text)
