@@ -479,7 +479,7 @@ def prepare(root: Path, instructor: str, students: list[str], as_root: bool, por
     print(f"  instructor  {instructor:<22} password {logins[instructor]}")
     for name in students:
         print(f"  student     {name:<22} password {logins[name]}")
-    print(f"  exchange    {exchange} (mode 1777); logins also in {login_file} (root only)\n")
+    print(f"  exchange    {exchange} (mode 1777); logins also in {login_file} (mode 0600)\n")
     return hub
 
 

@@ -40,7 +40,6 @@ from pathlib import Path
 import nbformat
 import pytest
 import requests
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ..conftest import ROOT
 from .conftest import free_port, wait_for_http
@@ -72,6 +71,7 @@ class Hub:
 @pytest.fixture(scope="module")
 def hub() -> Iterator[Hub]:
     """`make hub`'s hub with one instructor and two students, stopped (and cleaned) at the end."""
+    started = time.monotonic()
     port = free_port()
     (ROOT / "build" / "e2e").mkdir(parents=True, exist_ok=True)
     log = open(ROOT / "build" / "e2e" / "hub.log", "w")  # noqa: SIM115 - closed below
@@ -98,6 +98,7 @@ def hub() -> Iterator[Hub]:
         # The proxy answers 404 until the hub has added its route: wait for the hub itself.
         wait_for(lambda: requests.get(health, timeout=5).status_code == 200, "the hub", 60)
         logins = json.loads((HUB_ROOT / "logins.json").read_text())
+        print(f"[hub e2e] the hub is up: {time.monotonic() - started:.1f} s", flush=True)
         yield Hub(
             url=logins["url"],
             root=HUB_ROOT,
@@ -119,8 +120,9 @@ def hub() -> Iterator[Hub]:
     assert not HUB_ROOT.exists()
 
 
-def sign_in(browser, hub: Hub, name: str):
-    """A browser tab of its own, signed in to the hub as ``name``, on that user's JupyterLab."""
+def start_sign_in(browser, hub: Hub, name: str):
+    """A browser tab of its own that signs in as ``name``: the hub starts that user's server
+    while the test goes on (``finish_sign_in`` waits for it), so servers start side by side."""
     context = browser.new_context(viewport={"width": 1400, "height": 900})
     context.set_default_timeout(60_000)
     page = context.new_page()
@@ -128,9 +130,19 @@ def sign_in(browser, hub: Hub, name: str):
     page.fill("#username_input", name)
     page.fill("#password_input", hub.passwords[name])
     page.click("#login_submit")
+    return page
+
+
+def finish_sign_in(page, name: str):
+    """``page`` once it shows ``name``'s JupyterLab with its Nbgrader menu."""
     page.wait_for_url(re.compile(rf"/user/{name}/lab"), timeout=180_000)
     page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader").wait_for()
     return page
+
+
+def sign_in(browser, hub: Hub, name: str):
+    """A browser tab of its own, signed in to the hub as ``name``, on that user's JupyterLab."""
+    return finish_sign_in(start_sign_in(browser, hub, name), name)
 
 
 def put_notebook(page, hub: Hub, name: str, path: str, notebook) -> None:
@@ -169,6 +181,18 @@ def formgrader_row(page, hub: Hub):
     row = page.locator(f"#main-table tr:has(td.name[data-order='{NB}'])")
     row.wait_for()
     return row
+
+
+class Steps:
+    """Each step's time since the last, printed (pytest shows it with -s or on a failure)."""
+
+    def __init__(self) -> None:
+        self.last = time.monotonic()
+
+    def __call__(self, name: str) -> None:
+        now = time.monotonic()
+        print(f"[hub e2e] {name}: {now - self.last:.1f} s", flush=True)
+        self.last = now
 
 
 def wait_for(predicate, what: str, seconds: float = 120) -> None:
@@ -254,21 +278,32 @@ print(json.dumps(out))
 """
 
 
-def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
+@pytest.fixture(scope="module")
+def tabs() -> dict:
+    """Each user's signed-in tab, kept for the module's next test (one sign-in per user)."""
+    return {}
+
+
+def test_a_term_on_the_hub(browser, hub: Hub, tabs: dict, screenshot_dir):
     a, b = hub.students
     teacher_home = hub.home(hub.teacher)
     exchange = hub.root / "exchange"
     assert exchange.stat().st_mode & 0o7777 == 0o1777
 
+    step = Steps()
+    # Everyone signs in at once: the hub starts the three servers side by side.
+    pages = {name: start_sign_in(browser, hub, name) for name in (hub.teacher, a, b)}
     # 1. The instructor releases 01 from formgrader.
-    teacher = sign_in(browser, hub, hub.teacher)
+    teacher = finish_sign_in(pages[hub.teacher], hub.teacher)
     row = formgrader_row(teacher, hub)
     row.locator("td.release a").click()
     wait_for(lambda: (exchange / "serverless-auth-lab" / "outbound" / NB).is_dir(), "release")
     teacher.screenshot(path=screenshot_dir / "hub-formgrader-released.png")
+    step("1 teacher signs in, releases")
 
     # 2. Student A: no Formgrader in the menu; fetch, answer, Validate, submit.
-    page_a = sign_in(browser, hub, a)
+    page_a = tabs[a] = finish_sign_in(pages[a], a)
+    step("2 A signs in")
     menu = assignments_panel(page_a)
     assert "Assignment List" in menu and "Formgrader" not in menu and "Course List" not in menu, (
         menu
@@ -282,13 +317,16 @@ def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
     page_a.goto(f"{hub.url}/user/{a}/lab/tree/{NB}/{NB}.ipynb")
     page_a.locator(".validate-button").first.click()
     page_a.get_by_text("Success! Your notebook passes all the tests.").wait_for(timeout=180_000)
+    step("2 A fetches, answers, validates")
     page_a.screenshot(path=screenshot_dir / "hub-student-validated.png")
     page_a.keyboard.press("Escape")
     assignments_panel(page_a)
     submit(page_a)
+    step("2 A submits")
 
     # 3. Student B submits a notebook that tries to read A's work and the solutions.
-    page_b = sign_in(browser, hub, b)
+    page_b = finish_sign_in(pages[b], b)
+    step("3 B signs in")
     assignments_panel(page_b)
     fetch(page_b)
     attack = nbformat.read(ROOT / "notebooks" / NB / f"{NB}.ipynb", as_version=4)
@@ -298,6 +336,7 @@ def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
     page_b.reload()
     assignments_panel(page_b)
     submit(page_b)
+    step("3 B fetches, submits")
     targets = [
         str(hub.home(a)),
         str(hub.home(a) / NB / f"{NB}.ipynb"),
@@ -318,12 +357,14 @@ def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
     )
     assert read.returncode == 0, read.stderr
     assert json.loads(read.stdout) == dict.fromkeys(targets, "PermissionError"), read.stdout
+    step("3 reads as B")
 
     # 4. The instructor collects, grades with the course's grader, and releases feedback.
     row = formgrader_row(teacher, hub)
     row.locator("td.collect a").click()
     submitted = teacher_home / "submitted"
     wait_for(lambda: all((submitted / s / NB / f"{NB}.ipynb").exists() for s in (a, b)), "collect")
+    step("4 collect")
     graded = as_instructor(
         hub,
         "python",
@@ -334,9 +375,10 @@ def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
         "--out",
         "grades.csv",
         "--jobs",
-        "1",
+        "2",
     )
     assert graded.returncode == 0, graded.stdout[-3000:] + graded.stderr[-3000:]
+    step("4 autograde")
     with open(teacher_home / "grades.csv", newline="") as handle:
         rows = {r["student_id"]: r for r in csv.DictReader(handle)}
     assert (rows[a]["status"], float(rows[a]["score"])) == ("graded", 5.0), rows[a]
@@ -346,16 +388,19 @@ def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
     assert not [line for line in answer_lines(perfect) if line in b_graded], "B got A's answers"
     feedback = as_instructor(hub, "python", "-m", "grader", "feedback")
     assert feedback.returncode == 0, feedback.stdout[-3000:] + feedback.stderr[-3000:]
+    step("4 feedback")
     row = formgrader_row(teacher, hub)
     row.locator("td.release-feedback a").click()
     teacher.locator("#success-modal.in .modal-body").wait_for(timeout=120_000)
     assert "Successfully released feedback" in teacher.inner_text("#success-modal .modal-body")
+    step("4 release feedback")
 
     # 5. A fetches the feedback and reads the page.
     page_a.goto(f"{hub.url}/user/{a}/lab")
     assignments_panel(page_a)
     page_a.get_by_role("button", name="Fetch Feedback").first.click()
     page_a.get_by_text("(view feedback)").first.wait_for()
+    step("5 A fetches feedback")
     pages = sorted((hub.home(a) / NB / "feedback").rglob(f"{NB}.html"))
     assert pages, "the feedback was fetched into A's assignment folder"
     relative = pages[-1].relative_to(hub.home(a))
@@ -374,13 +419,19 @@ def test_a_term_on_the_hub(browser, hub: Hub, screenshot_dir):
                 text = path.read_text(errors="replace")
                 assert MARKER not in text, path
                 assert not [line for line in hidden if line in text], path
+    step("5 feedback page, no hidden test")
 
 
-def test_a_student_signs_in_on_the_mini_projects_page_through_the_hub(browser, hub, screenshot_dir):
+def test_a_student_signs_in_on_the_mini_projects_page_through_the_hub(
+    browser, hub, tabs: dict, screenshot_dir
+):
     """6. A runs notebook 05's servers in a kernel and signs in on its page through the hub."""
     a = hub.students[0]
-    page = sign_in(browser, hub, a)
+    step = Steps()
+    page = tabs.get(a) or sign_in(browser, hub, a)  # the term's tab, when that test ran
+    step("6 A signs in")
     signin_demo(page, hub, a, screenshot_dir)
+    step("6 the sign-in page through the hub")
 
 
 def hub_env(hub: Hub) -> dict:
@@ -428,12 +479,13 @@ def signin_demo(page, hub: Hub, name: str, screenshot_dir: Path) -> None:
     put_notebook(page, hub, name, "signin-demo.ipynb", nbformat.from_dict(notebook))
     page.goto(f"{hub.url}/user/{name}/lab/tree/signin-demo.ipynb?reset")
     page.locator(".jp-Notebook .jp-Cell").first.wait_for()
+    # The notebook names its kernel, so JupyterLab starts it; should it ask which one, answer.
     select = page.get_by_role("button", name="Select", exact=True)
-    try:  # a notebook written by hand has no kernel yet: JupyterLab asks which one
-        select.wait_for(timeout=20_000)
+    idle = page.get_by_text(re.compile(r"\| Idle$")).first
+    select.or_(idle).first.wait_for(timeout=120_000)
+    if select.is_visible():
         select.click()
-    except PlaywrightTimeout:
-        pass
+    idle.wait_for(timeout=120_000)
     page.locator(".jp-Notebook .jp-Cell .jp-InputArea-editor").first.click()
     page.keyboard.press("Shift+Enter")
     link = page.get_by_role("link", name="Open the sign-in page")
