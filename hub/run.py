@@ -120,13 +120,15 @@ def class_environment(as_root: bool) -> Path:
     user can run it, else (as root) ``/opt/authlab-hub/venv``, installed from the same lock.
 
     That environment is kept between runs (and between checkouts of the course): it is rebuilt
-    only when what goes into it changes (the lock, pyproject.toml, postBuild, the kernel's
-    config), and when another checkout ran ``make hub`` last, only the course's own editable
-    install (``authlab``, ``grader``) is pointed at this checkout again (a second)."""
+    only when what goes into its dependencies changes (the lock, postBuild, the kernel's config).
+    When another checkout ran ``make hub`` last, or pyproject.toml changed, only the course's own
+    editable install (``authlab``, ``grader``) is made again, for this checkout (a second or two)."""
     if not as_root or (usable_by_all(Path(sys.base_prefix)) and usable_by_all(VENV_BIN)):
         return VENV_BIN
-    inputs = ("requirements.lock", "pyproject.toml", "postBuild", "config/ipython_kernel_config.py")
+    inputs = ("requirements.lock", "postBuild", "config/ipython_kernel_config.py")
     key = hashlib.sha256(b"".join((CHECKOUT / name).read_bytes() for name in inputs)).hexdigest()
+    project = (CHECKOUT / "pyproject.toml").read_bytes()
+    course = f"{CHECKOUT} {hashlib.sha256(project).hexdigest()}"
     stamp = CLASS_VENV / ".authlab-lock"
     try:
         built = json.loads(stamp.read_text())
@@ -135,8 +137,8 @@ def class_environment(as_root: bool) -> Path:
     uv = str(VENV_BIN / "uv")
     python = CLASS_VENV / "bin" / "python"
     if built.get("key") == key:
-        if built.get("checkout") != str(CHECKOUT):
-            print(f"pointing the class's environment {CLASS_VENV} at this checkout's course")
+        if built.get("course") != course:
+            print(f"installing this checkout's course into the class's environment {CLASS_VENV}")
             subprocess.run(
                 [
                     uv,
@@ -151,7 +153,7 @@ def class_environment(as_root: bool) -> Path:
                 ],
                 check=True,
             )
-            stamp.write_text(json.dumps({"key": key, "checkout": str(CHECKOUT)}))
+            stamp.write_text(json.dumps({"key": key, "course": course}))
         return CLASS_VENV / "bin"
     system_python = shutil.which("python3", path="/usr/local/bin:/usr/bin:/bin")
     if not system_python or not usable_by_all(Path(system_python)):
@@ -189,7 +191,7 @@ def class_environment(as_root: bool) -> Path:
     env.pop("VIRTUAL_ENV", None)
     subprocess.run(["bash", str(CHECKOUT / "postBuild")], check=True, env=env)
     open_to_all(CLASS_VENV.parent)
-    stamp.write_text(json.dumps({"key": key, "checkout": str(CHECKOUT)}))
+    stamp.write_text(json.dumps({"key": key, "course": course}))
     print(f"  installed in {time.monotonic() - started:.0f} s (kept for the next make hub)")
     return CLASS_VENV / "bin"
 

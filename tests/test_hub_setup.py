@@ -55,7 +55,7 @@ def test_the_checkouts_solutions_are_found_and_its_library_is_not(hub_run):
 def test_the_class_environment_is_kept_and_pointed_at_the_checkout_that_runs(
     hub_run, tmp_path, monkeypatch
 ):
-    """Built once per lock; another checkout only re-points the course's editable install."""
+    """Built once per lock; another checkout only installs the course (editable) again."""
     calls = []
     monkeypatch.setattr(hub_run, "CLASS_VENV", tmp_path / "venv")
     monkeypatch.setattr(hub_run, "usable_by_all", lambda path: path.name == "python3")
@@ -76,11 +76,14 @@ def test_the_class_environment_is_kept_and_pointed_at_the_checkout_that_runs(
     assert hub_run.class_environment(as_root=True) == tmp_path / "venv" / "bin"
     assert calls == []  # same lock, same checkout: nothing to do
     stamp = tmp_path / "venv" / ".authlab-lock"
-    stamp.write_text(json.dumps({**json.loads(stamp.read_text()), "checkout": "/elsewhere"}))
+    built = json.loads(stamp.read_text())
+    assert built["course"].startswith(f"{ROOT} ")
+    # Another checkout (or another pyproject.toml) ran last: only the course is installed again.
+    stamp.write_text(json.dumps({**built, "course": "/elsewhere 0123"}))
     hub_run.class_environment(as_root=True)
     assert len(calls) == 1 and calls[0][-2:] == ["-e", str(ROOT)] and "--no-deps" in calls[0]
-    assert json.loads(stamp.read_text())["checkout"] == str(ROOT)
-    stamp.write_text(json.dumps({"key": "an older lock", "checkout": str(ROOT)}))
+    assert json.loads(stamp.read_text()) == built
+    stamp.write_text(json.dumps({**built, "key": "an older lock"}))
     calls.clear()
     hub_run.class_environment(as_root=True)
     assert any("--require-hashes" in c for c in calls)  # a new lock: installed again
