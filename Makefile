@@ -21,11 +21,17 @@ FRONTEND_SRC := frontend/package.json frontend/package-lock.json frontend/build.
 # make e2e drives Debian's Chromium (never a browser downloaded by Playwright).
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: lab test test-latest e2e chromium bwrap release kit autograde feedback report export lint lock bench bench-grading clean
+.PHONY: lab hub test test-latest e2e chromium bwrap release kit autograde feedback report export lint lock bench bench-grading clean
 
 ## lab: install if needed, then open JupyterLab on 127.0.0.1 at the start notebook
 lab: $(STAMP) $(AMPLIFY_PAGE)
 	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/jupyter lab $(LAB_FLAGS) $(LAB_NOTEBOOK)
+
+## hub: a class on one JupyterHub at http://127.0.0.1:8000 (an instructor, 3 students; as root each
+## a system user of their own); prints the logins; Ctrl-C stops it and removes what it made.
+## HUB_ARGS: --port, --students, --prefix, --root, --keep (hub/run.py; docs/hub.md)
+hub: $(STAMP) bwrap $(AMPLIFY_PAGE)
+	$(BIN)/python hub/run.py $(HUB_ARGS)
 
 ## test: install if needed (and build the Amplify page, which the kit ships), then run the whole suite
 test: $(STAMP) bwrap $(AMPLIFY_PAGE)
@@ -45,9 +51,11 @@ lock: $(STAMP)
 	$(BIN)/uv pip compile pyproject.toml --universal --generate-hashes --constraints $(LOCK) \
 	  --quiet --custom-compile-command "make lock" -o $(LAB_LOCK)
 
-## e2e: browser tests of JupyterLab and the sign-in pages (hand-written and Amplify) in headless Chromium; screenshots in build/e2e/
+## e2e: browser tests of JupyterLab, the sign-in pages (hand-written and Amplify) and, as root, a term on
+## make hub's JupyterHub, in headless Chromium; screenshots in build/e2e/. PYTEST_ARGS='tests/e2e/test_hub.py'
+## runs that file alone (any PYTEST_ARGS replace the default tests/e2e; the e2e marker still selects)
 e2e: $(STAMP) chromium $(AMPLIFY_PAGE)
-	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e tests/e2e $(PYTEST_ARGS)
+	AUTHLAB_CHROMIUM=$(CHROMIUM) $(BIN)/python -m pytest -m e2e $(or $(PYTEST_ARGS),tests/e2e)
 
 # Chromium from Debian's packages (plus an emoji font for the screenshots): installed quietly
 # when missing and we are root, else say how.
@@ -136,4 +144,4 @@ $(AMPLIFY_PAGE): $(FRONTEND_SRC) | $(STAMP)
 	@$(BIN)/python frontend/build.py
 
 clean:
-	rm -rf $(VENV) .venv-latest frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build
+	rm -rf $(VENV) .venv-latest frontend/node_modules src/authlab/cloud/static/amplify-signin.* autograded feedback submitted gradebook.db .exchange build hub/node_modules

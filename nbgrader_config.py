@@ -15,9 +15,13 @@ c.CourseDirectory.release_directory = "notebooks"
 c.Execute.timeout = 30
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
-# A local exchange so the Assignments tab works on a laptop without /srv/nbgrader.
-c.Exchange.root = os.path.join(_here, ".exchange")
-os.makedirs(c.Exchange.root, exist_ok=True)
+# The exchange. On a JupyterHub it is the hub's, set once for instructors and students alike in
+# the nbgrader_config.py of a folder in every server's Jupyter config path (`make hub`:
+# etc/common; docs/hub.md); nothing here overrides it there. On a laptop, a local exchange, so
+# the Assignments tab works without /srv/nbgrader.
+if "JUPYTERHUB_API_URL" not in os.environ:
+    c.Exchange.root = os.path.join(_here, ".exchange")
+    os.makedirs(c.Exchange.root, exist_ok=True)
 # nbgrader's own grading and feedback would bypass the course's sandbox and show hidden tests:
 # `nbgrader autograde`, `nbgrader generate_feedback` and formgrader's Autograde and Generate
 # Feedback buttons refuse, naming `python -m grader autograde` / `python -m grader feedback`;

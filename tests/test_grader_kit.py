@@ -222,7 +222,7 @@ def test_the_kits_library_finds_the_kits_data(kit):
 def test_the_kits_readme_says_how_to_start_and_hand_in(kit):
     readme = (kit.folder / "README.md").read_text()
     assert "make lab" in readme and "make test" not in readme
-    assert "Nbgrader > Assignments" in readme and "Submit" in readme  # a shared JupyterHub
+    assert "Nbgrader > Assignment List" in readme and "Submit" in readme  # a shared JupyterHub
     assert "LMS" in readme and "upload the notebook file" in readme
     for assignment in COURSE.assignments():
         assert f"`{assignment}`" in readme

@@ -71,7 +71,7 @@ def test_the_student_kits_lock_is_the_same_versions_without_the_tools():
     for name, versions in lab.items():
         mine, theirs = {v[0] for v in versions}, {v[0] for v in full.get(name, [])}
         assert mine <= theirs, f"{name}: {mine} in the kit's lock, {theirs} in the course's"
-    for tool in ("pytest", "playwright", "uv", "ruff", "distributed"):
+    for tool in ("pytest", "playwright", "uv", "ruff", "distributed", "jupyterhub"):
         assert tool in full and tool not in lab, tool
 
 

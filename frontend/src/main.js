@@ -12,7 +12,10 @@ import "../../src/authlab/cloud/static/netcheck.js";
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const settings = {
-  endpoint: (params.get("endpoint") || "").replace(/\/+$/, ""), // the moto server
+  // the moto server; on a JupyterHub a path on this page's origin (/user/<name>/proxy/<port>/,
+  // authlab.cloud.browser), resolved here into the full URL Amplify needs
+  endpoint: (params.get("endpoint") ? new URL(params.get("endpoint"), location.href).href : "")
+    .replace(/\/+$/, ""),
   poolId: params.get("pool_id") || "",
   clientId: params.get("client_id") || "",
   api: params.get("api") || "/notes", // GET, on this page's own origin (the gateway)

@@ -132,8 +132,9 @@ c = get_config()  # noqa: F821 - provided by traitlets when nbgrader loads this 
 c.CourseDirectory.course_id = "{course_id}"
 # Per-cell time limit of the Validate button.
 c.Execute.timeout = {timeout}
-# The exchange (Assignments tab) is the one your JupyterHub's administrator configured,
-# /srv/nbgrader/exchange by default; on a laptop you hand in through your LMS instead.
+# The exchange (Assignments tab) is your JupyterHub's: its administrator sets it once, for the
+# instructor and every student, in the hub's own nbgrader_config.py (nbgrader's default is
+# /srv/nbgrader/exchange). On a laptop you hand in through your LMS instead.
 '''
 
 _README = """\
@@ -170,7 +171,7 @@ notebook's toolbar (or *Nbgrader > Validate*) before you hand in: it runs every 
 
 Your instructor tells you which of these your class uses:
 
-- **A shared JupyterHub with nbgrader**: open *Nbgrader > Assignments*, fetch each assignment
+- **A shared JupyterHub with nbgrader**: open *Nbgrader > Assignment List*, fetch each assignment
   there, work in the fetched copy, and press **Submit** when done. You can submit again until the
   deadline; the last submission counts.
 - **Your LMS (Canvas, Moodle, …)**: upload the notebook file itself,

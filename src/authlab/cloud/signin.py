@@ -11,6 +11,11 @@ the access token, refreshes the tokens and signs out. The gateway serves it at
     url = signin_url(gateway.url, aws.endpoint_url, pool.client_id, api="/notes")
     signin_link(gateway.url, aws.endpoint_url, pool.client_id)   # a link in a notebook
 
+On a JupyterHub (``JUPYTERHUB_SERVICE_PREFIX`` set) the same calls give the pages, their Cognito
+endpoint and their API routes as paths through the learner's own server,
+``/user/<name>/proxy/<port>/...`` (:mod:`authlab.cloud.browser`), so the link works from a browser on
+another machine; the pages resolve them against their own URL.
+
 The browser calls the moto server directly, across origins: the course's CORS front answers
 the browser's preflights in front of moto (:mod:`authlab.cloud.cors`), as Cognito's endpoint does.
 When a call fails, ``static/netcheck.js`` gives the page one line naming the server and how it
@@ -35,6 +40,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..errors import ConfigurationError
+from .browser import browser_url, hub_prefix
 
 __all__ = [
     "AMPLIFY_BUNDLE",
@@ -75,10 +81,22 @@ def signin_url(
     (``aws.endpoint_url``); ``client_id``: the pool's public app client; ``api``: the route the
     page calls, on the gateway's own origin; ``username``: pre-filled in the form.
     """
-    query = {"endpoint": cognito_endpoint, "client_id": client_id, "api": api}
+    query = {
+        "endpoint": browser_url(cognito_endpoint),
+        "client_id": client_id,
+        "api": _route(gateway_url, api),
+    }
     if username:
         query["username"] = username
-    return f"{gateway_url.rstrip('/')}{SIGNIN_PAGE}?{urlencode(query)}"
+    return browser_url(f"{gateway_url.rstrip('/')}{SIGNIN_PAGE}?{urlencode(query)}")
+
+
+def _route(gateway_url: str, route: str) -> str:
+    """A route of the gateway as the page calls it on its own origin: ``/notes`` on a laptop,
+    ``/user/<name>/proxy/<port>/notes`` on a JupyterHub (:mod:`authlab.cloud.browser`)."""
+    if hub_prefix() is None:
+        return route
+    return browser_url(gateway_url.rstrip("/") + "/" + route.lstrip("/"))
 
 
 def amplify_available(bundle: str | Path = AMPLIFY_BUNDLE) -> bool:
@@ -109,17 +127,17 @@ def amplify_url(
     if flow is not None and flow not in AMPLIFY_FLOWS:
         raise ConfigurationError(f"flow should be one of {', '.join(AMPLIFY_FLOWS)}, not {flow!r}")
     query = {
-        "endpoint": cognito_endpoint,
+        "endpoint": browser_url(cognito_endpoint),
         "pool_id": pool_id,
         "client_id": client_id,
-        "api": api,
-        "scoped": scoped,
+        "api": _route(gateway_url, api),
+        "scoped": _route(gateway_url, scoped),
     }
     if username:
         query["username"] = username
     if flow:
         query["flow"] = flow
-    return f"{gateway_url.rstrip('/')}{AMPLIFY_PAGE}?{urlencode(query)}"
+    return browser_url(f"{gateway_url.rstrip('/')}{AMPLIFY_PAGE}?{urlencode(query)}")
 
 
 def amplify_link(
