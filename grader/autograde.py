@@ -153,7 +153,7 @@ def autograde(
 
     ``workdir`` receives nbgrader's ``submitted/`` (a staged copy), ``autograded/`` and the
     gradebook (default: the course root, as nbgrader itself does). ``jobs`` worker
-    processes (default: one per core), or the Dask scheduler at ``dask``; ``timeout`` is
+    processes (default: one per core, plus one), or the Dask scheduler at ``dask``; ``timeout`` is
     the per-cell limit in seconds (default: ``Execute.timeout`` from nbgrader_config.py).
 
     Each notebook runs in the OS sandbox of :mod:`grader.sandbox.bwrap`; when it cannot start here

@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .worker import Job, JobResult, NotebookResult, grade_job
 
-__all__ = ["DaskPool", "LocalPool", "failed", "make_pool"]
+__all__ = ["DaskPool", "LocalPool", "default_workers", "failed", "make_pool"]
 
 
 def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
@@ -94,11 +94,19 @@ class _Slot:
     deadline: float = 0.0
 
 
+def default_workers() -> int:
+    """Worker processes when none are asked for: one per core, plus one. A worker spends
+    part of each notebook waiting (for its kernel to start, for its judge to finish), and
+    the extra worker keeps the cores busy meanwhile."""
+    return (os.cpu_count() or 1) + 1
+
+
 class LocalPool:
-    """``workers`` warm processes on this machine; see the module's docstring."""
+    """``workers`` warm processes on this machine (default :func:`default_workers`); see
+    the module's docstring."""
 
     def __init__(self, workers: int | None = None):
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or default_workers())
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         self._ctx = multiprocessing.get_context(method)
 
