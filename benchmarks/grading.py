@@ -20,7 +20,9 @@ the peak is printed per worker (goal: at most 512 MiB), beside plain nbgrader's 
 and its kernel), and the largest single process (``ru_maxrss`` of the children).
 
 Where a notebook's seconds go: the grader's workers time each phase (:mod:`grader.phases`);
-the table gives the mean seconds per notebook of each phase, per assignment. Phases marked
+the table gives the mean seconds per notebook of each phase, per assignment (the students'
+notebooks; the limits check of the instructor's solutions, which a fresh work folder runs
+first, is a line of its own). Phases marked
 ``judge:`` run in the judge's process, beside the worker (they overlap ``kernel:`` phases);
 ``judge wait`` is the time the worker waits for the judge once the notebook has run.
 
@@ -56,6 +58,7 @@ sys.path.insert(0, str(ROOT))
 
 from grader.authoring.samples import KINDS, fill_answers  # noqa: E402
 from grader.course import Course  # noqa: E402
+from grader.limits import CHECK_STUDENT  # noqa: E402
 from grader.phases import PHASES_ENV  # noqa: E402
 from grader.records.grades import read_csv  # noqa: E402
 
@@ -303,7 +306,7 @@ def phase_table(records: list[dict]) -> list[str]:
     """The mean seconds of each phase per graded notebook, one column per assignment."""
     by_assignment: dict[str, list[dict]] = {}
     for record in records:
-        if record.get("notebooks"):
+        if record.get("notebooks") and record.get("student") != CHECK_STUDENT:
             by_assignment.setdefault(record["assignment"], []).append(record)
     if not by_assignment:
         return ["(no timings)"]
@@ -441,6 +444,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         for line in run.differ[:20]:
             print("  differs:", line)
+    for run in runs:
+        checks = [r for r in run.phases if r.get("student") == CHECK_STUDENT]
+        if checks:
+            print(
+                f"limits check ({run.name}): the instructor's solutions, {len(checks)} notebooks, "
+                f"{sum(r['seconds'] for r in checks):.1f} s of worker time (once per assignment "
+                "and limits: a fresh work folder pays it; not in the table below)"
+            )
     for run in runs:
         print(f"\nwhere the seconds go, class {run.name!r} (mean per graded notebook):")
         for line in phase_table(run.phases):

@@ -153,7 +153,7 @@ def autograde(
 
     ``workdir`` receives nbgrader's ``submitted/`` (a staged copy), ``autograded/`` and the
     gradebook (default: the course root, as nbgrader itself does). ``jobs`` worker
-    processes (default: one per core), or the Dask scheduler at ``dask``; ``timeout`` is
+    processes (default: one per core, plus one), or the Dask scheduler at ``dask``; ``timeout`` is
     the per-cell limit in seconds (default: ``Execute.timeout`` from nbgrader_config.py).
 
     Each notebook runs in the OS sandbox of :mod:`grader.sandbox.bwrap`; when it cannot start here
@@ -243,62 +243,67 @@ def autograde(
     specs = {assignment: assignment_spec(course, assignment) for assignment in needed}
     plain = _worker_config(config, timeout, memory_mb, network, sandbox)
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
-    _check_limits(
-        course,
-        needed,
-        source_hashes,
-        work,
-        plain,
-        cell_timeout,
-        sandbox,
-        jobs,
-        dask,
-        lambda s, a, f, c: Job(s, a, f, specs[a], template, c),
-    )
-    job_list, timestamps, job_hashes, refused = [], {}, {}, {}
-    for student, assignment, folder, hashes in todo:
-        linked = folder.is_symlink()
-        read = Staged(refused=[(assignment, LINKED_FOLDER)]) if linked else read_submission(folder)
-        staged = work / "submitted" / student / assignment
-        # The folder itself is never resolved: a link is not followed, even to compare.
-        if staged.parent.resolve() / staged.name != folder.parent.resolve() / folder.name:
-            shutil.rmtree(staged, ignore_errors=True)
-            staged.mkdir(parents=True)
-            write_files(staged, read.files)
-        files = dict(read.files)
-        refused[(student, assignment)] = read.notes()
-        files.pop("timestamp.txt", None)  # the student's word: never the submission's time
-        receipt = received.get((student, assignment))
-        stamp = receipt.time if receipt is not None else None
-        timestamps[(student, assignment)] = parse_utc(stamp) if stamp else None
-        ledger.record_time(
-            student,
-            assignment,
-            stamp,
-            receipt.source if receipt is not None else "no record the student does not write",
+    # One pool for the limits check and the class: its workers and warm judges start once.
+    with make_pool(jobs, dask) as pool:
+        _check_limits(
+            course,
+            needed,
+            source_hashes,
+            work,
+            plain,
+            cell_timeout,
+            sandbox,
+            pool,
+            lambda s, a, f, c: Job(s, a, f, specs[a], template, c),
         )
-        job_hashes[(student, assignment)] = hashes
-        job_list.append(Job(student, assignment, files, specs[assignment], template, plain, stamp))
-
-    bar = Progress(len(job_list), label="grading ") if progress else None
-    regraded = 0
-    for result in make_pool(jobs, dask).run(job_list, lambda job: job.time_limit(cell_timeout)):
-        key = (result.student, result.assignment)
-        try:
-            record_result(db_url, config, result, work, timestamps.get(key))
-        except Exception as exc:  # noqa: BLE001 - one unrecordable result never stops the batch
-            log.warning("could not record %s/%s: %r", *key, exc)
-            why = f"the grader could not record it: {type(exc).__name__}: {exc}"[:300]
-            for nb in result.notebooks:
-                nb.status, nb.reason = "error", why
-        notes = refused.get(key, []) + ([] if sandbox else [UNSANDBOXED_NOTE])
-        ledger.record(*key, _outcomes(result, notes), job_hashes[key])
-        regraded += len(result.notebooks)
-        if bar:
-            errors = sum(nb.status == "error" for nb in result.notebooks)
-            bar.advance(
-                note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
+        job_list, timestamps, job_hashes, refused = [], {}, {}, {}
+        for student, assignment, folder, hashes in todo:
+            linked = folder.is_symlink()
+            read = (
+                Staged(refused=[(assignment, LINKED_FOLDER)]) if linked else read_submission(folder)
             )
+            staged = work / "submitted" / student / assignment
+            # The folder itself is never resolved: a link is not followed, even to compare.
+            if staged.parent.resolve() / staged.name != folder.parent.resolve() / folder.name:
+                shutil.rmtree(staged, ignore_errors=True)
+                staged.mkdir(parents=True)
+                write_files(staged, read.files)
+            files = dict(read.files)
+            refused[(student, assignment)] = read.notes()
+            files.pop("timestamp.txt", None)  # the student's word: never the submission's time
+            receipt = received.get((student, assignment))
+            stamp = receipt.time if receipt is not None else None
+            timestamps[(student, assignment)] = parse_utc(stamp) if stamp else None
+            ledger.record_time(
+                student,
+                assignment,
+                stamp,
+                receipt.source if receipt is not None else "no record the student does not write",
+            )
+            job_hashes[(student, assignment)] = hashes
+            job_list.append(
+                Job(student, assignment, files, specs[assignment], template, plain, stamp)
+            )
+
+        bar = Progress(len(job_list), label="grading ") if progress else None
+        regraded = 0
+        for result in pool.run(job_list, lambda job: job.time_limit(cell_timeout)):
+            key = (result.student, result.assignment)
+            try:
+                record_result(db_url, config, result, work, timestamps.get(key))
+            except Exception as exc:  # noqa: BLE001 - one unrecordable result never stops the batch
+                log.warning("could not record %s/%s: %r", *key, exc)
+                why = f"the grader could not record it: {type(exc).__name__}: {exc}"[:300]
+                for nb in result.notebooks:
+                    nb.status, nb.reason = "error", why
+            notes = refused.get(key, []) + ([] if sandbox else [UNSANDBOXED_NOTE])
+            ledger.record(*key, _outcomes(result, notes), job_hashes[key])
+            regraded += len(result.notebooks)
+            if bar:
+                errors = sum(nb.status == "error" for nb in result.notebooks)
+                bar.advance(
+                    note=f"{result.student}/{result.assignment}" + (" (error)" if errors else "")
+                )
     return ClassResults(class_rows(work), regraded=regraded, unchanged=unchanged, sandboxed=sandbox)
 
 
@@ -379,15 +384,13 @@ def _check_limits(
     plain: dict,
     cell_timeout: float,
     sandbox: bool,
-    jobs: int | None,
-    dask: str | None,
+    pool,
     job,
 ) -> None:
     """:func:`grader.limits.check_limits` with the class's pool and settings."""
     import copy
 
     from .limits import check_limits
-    from .pool import make_pool
     from .sandbox.bwrap import Limits
 
     manager = plain["SandboxKernelManager"]
@@ -408,7 +411,7 @@ def _check_limits(
         return job(student, assignment, files, config)
 
     def run(job_list):
-        return make_pool(jobs, dask).run(job_list, lambda one: one.time_limit(cell_timeout))
+        return pool.run(job_list, lambda one: one.time_limit(cell_timeout))
 
     check_limits(course, needed, source_hashes, limits, work, make_job, run)
 

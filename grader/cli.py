@@ -50,7 +50,11 @@ def _parser() -> argparse.ArgumentParser:
         help="where autograded/ and gradebook.db go (default: the course folder)",
     )
     auto.add_argument(
-        "--jobs", "-j", type=int, default=None, help="worker processes (default: one per core)"
+        "--jobs",
+        "-j",
+        type=int,
+        default=None,
+        help="worker processes (default: one per core, plus one)",
     )
     auto.add_argument(
         "--timeout", type=float, default=None, help="per-cell time limit in seconds (default: 30)"

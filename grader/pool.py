@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .worker import Job, JobResult, NotebookResult, grade_job
 
-__all__ = ["DaskPool", "LocalPool", "failed", "make_pool"]
+__all__ = ["DaskPool", "LocalPool", "default_workers", "failed", "make_pool"]
 
 
 def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
@@ -85,6 +85,15 @@ def _kill_tree(pid: int) -> None:
             pass
 
 
+def _stop(slot: _Slot) -> None:
+    """Stop a worker: it exits on its own once told (``None``), else it is killed."""
+    with contextlib.suppress(OSError):
+        slot.conn.send(None)
+    slot.process.join(timeout=5)
+    if slot.process.is_alive():
+        _kill_tree(slot.process.pid)
+
+
 @dataclass
 class _Slot:
     process: multiprocessing.Process
@@ -94,13 +103,33 @@ class _Slot:
     deadline: float = 0.0
 
 
+def default_workers() -> int:
+    """Worker processes when none are asked for: one per core, plus one. A worker spends
+    part of each notebook waiting (for its kernel to start, for its judge to finish), and
+    the extra worker keeps the cores busy meanwhile."""
+    return (os.cpu_count() or 1) + 1
+
+
 class LocalPool:
-    """``workers`` warm processes on this machine; see the module's docstring."""
+    """``workers`` warm processes on this machine (default :func:`default_workers`); see
+    the module's docstring.
+
+    Its workers (each with its warm judge) outlive one :meth:`run`: the limits check of the
+    instructor's solutions and the class are graded by the same workers, which import
+    their modules once. :meth:`close` (or leaving a ``with`` block) stops them."""
 
     def __init__(self, workers: int | None = None):
-        self.workers = max(1, workers or os.cpu_count() or 1)
+        self.workers = max(1, workers or default_workers())
         method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
         self._ctx = multiprocessing.get_context(method)
+        self._idle: list[_Slot] = []  # workers kept between runs
+        self._tmpdir: str | None = None
+
+    def __enter__(self) -> LocalPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
 
     def _start(self, tmpdir: str) -> _Slot:
         parent, child = self._ctx.Pipe()
@@ -109,15 +138,27 @@ class LocalPool:
         child.close()
         return _Slot(process, parent)
 
-    def run(self, jobs: list[Job], limit: Callable[[Job], float]) -> Iterator[JobResult]:
-        """Grade ``jobs``; ``limit(job)`` is the job's wall-clock limit in seconds."""
+    def _slots(self, wanted: int) -> list[_Slot]:
+        """``wanted`` workers: the idle ones kept from the last run (if alive), then new."""
         import nbgrader.converters  # noqa: F401 - imported once, before forking
         import nbgrader.preprocessors  # noqa: F401
 
-        compile_course_library()
-        tmpdir = tempfile.mkdtemp(prefix="grader-pool-")
+        if self._tmpdir is None:
+            compile_course_library()
+            self._tmpdir = tempfile.mkdtemp(prefix="grader-pool-")
+        kept, self._idle = self._idle, []
+        slots = [slot for slot in kept if slot.process.is_alive()][:wanted]
+        for slot in kept:
+            if slot not in slots:
+                _stop(slot)
+        while len(slots) < wanted:
+            slots.append(self._start(self._tmpdir))
+        return slots
+
+    def run(self, jobs: list[Job], limit: Callable[[Job], float]) -> Iterator[JobResult]:
+        """Grade ``jobs``; ``limit(job)`` is the job's wall-clock limit in seconds."""
         pending = deque(jobs)
-        slots = [self._start(tmpdir) for _ in range(min(self.workers, len(jobs)))]
+        slots = self._slots(min(self.workers, len(jobs))) if jobs else []
         try:
             while pending or any(slot.job for slot in slots):
                 for slot in slots:
@@ -138,18 +179,25 @@ class LocalPool:
                     if result is not None:
                         yield result
                         if slot.job is None and not slot.process.is_alive():
-                            slots[index] = self._start(tmpdir)
+                            slots[index] = self._start(self._tmpdir)
         finally:
-            for slot in slots:
-                try:
-                    slot.conn.send(None)
-                except OSError:
-                    pass
-            for slot in slots:
-                slot.process.join(timeout=5)
-                if slot.process.is_alive():
-                    _kill_tree(slot.process.pid)
-            shutil.rmtree(tmpdir, ignore_errors=True)
+            for slot in slots:  # a job still running was abandoned: its worker goes with it
+                if slot.job is None and slot.process.is_alive():
+                    self._idle.append(slot)
+                else:
+                    _stop(slot)
+
+    def close(self) -> None:
+        """Stop the workers kept between runs, and remove their scratch folder."""
+        idle, self._idle = self._idle, []
+        for slot in idle:
+            with contextlib.suppress(OSError):
+                slot.conn.send(None)
+        for slot in idle:
+            _stop(slot)
+        if self._tmpdir is not None:
+            shutil.rmtree(self._tmpdir, ignore_errors=True)
+            self._tmpdir = None
 
     def _collect(self, slot: _Slot, ready: list) -> JobResult | None:
         job = slot.job
@@ -193,15 +241,22 @@ class DaskPool:
             self.client.submit(grade_job, job, pure=False, key=f"grade-{i}-{job.student}"): job
             for i, job in enumerate(jobs)
         }
-        try:
-            for future in as_completed(futures):
-                job = futures[future]
-                try:
-                    yield future.result()
-                except Exception as exc:  # noqa: BLE001 - reported on the job's rows
-                    yield failed(job, f"the Dask worker failed: {type(exc).__name__}: {exc}"[:300])
-        finally:
-            self.client.close()
+        for future in as_completed(futures):
+            job = futures[future]
+            try:
+                yield future.result()
+            except Exception as exc:  # noqa: BLE001 - reported on the job's rows
+                yield failed(job, f"the Dask worker failed: {type(exc).__name__}: {exc}"[:300])
+
+    def __enter__(self) -> DaskPool:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Disconnect from the scheduler."""
+        self.client.close()
 
 
 def make_pool(jobs: int | None = None, dask: str | None = None) -> LocalPool | DaskPool:

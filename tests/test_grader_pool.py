@@ -34,3 +34,28 @@ def test_a_job_over_its_time_limit_is_stopped_and_the_next_one_graded(tmp_path):
     assert slow.status == "error" and "took longer than" in slow.reason
     fine = results["fine"].notebooks[0]
     assert fine.status == "graded" and fine.autograded
+
+
+@pytest.mark.notebooks
+def test_the_workers_outlive_a_run_so_the_limits_check_and_the_class_share_them(tmp_path):
+    """Two runs on one pool (the limits check, then the class) use the same warm worker;
+    close() stops it."""
+    from nbgrader.apps import NbGraderAPI
+
+    db = tmp_path / "gradebook.db"
+    config = COURSE.nbgrader_config(root=tmp_path, db_url=f"sqlite:///{db}")
+    template = record_assignments(NbGraderAPI(config=config), [NB], tmp_path, db)
+    spec = assignment_spec(COURSE, NB)
+    notebook = (ROOT / "data" / "submissions" / "partial" / NB / f"{NB}.ipynb").read_bytes()
+    plain = _worker_config(config, 30, 0, "loopback")
+
+    def job(student: str) -> Job:
+        return Job(student, NB, {f"{NB}.ipynb": notebook}, spec, template, plain)
+
+    with LocalPool(1) as pool:
+        first = list(pool.run([job("a")], lambda _: 600.0))
+        (worker,) = pool._idle
+        second = list(pool.run([job("b")], lambda _: 600.0))
+        assert pool._idle == [worker] and worker.process.is_alive()
+        assert [r.notebooks[0].status for r in first + second] == ["graded", "graded"]
+    assert not worker.process.is_alive() and pool._idle == []

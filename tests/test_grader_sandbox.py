@@ -12,7 +12,7 @@ import warnings
 import pytest
 
 from grader.progress import Progress
-from grader.sandbox.kernel import SITE_DIR, scrub_env
+from grader.sandbox.kernel import SITE_DIR, STARTUP_SITE, sandbox_env, scrub_env
 
 
 def test_scrub_env_keeps_the_basics_and_drops_secrets():
@@ -464,3 +464,53 @@ def test_item_9_a_kernel_killed_at_the_cpu_time_limit_says_so(tmp_path, monkeypa
         COURSE, tmp_path / "class", workdir=tmp_path / "work", jobs=1, timeout=120
     )
     assert row.status == "error" and "CPU time limit (20 s of CPU per process)" in row.reason
+
+
+_DEFERRED = """
+import sys
+import jsonschema
+import moto.apigateway.models  # imports jsonschema's format checkers, as lessons do
+print("deferred", "rfc3987_syntax.syntax_helpers" not in sys.modules)
+check = jsonschema.FormatChecker()
+print("iri", check.conforms("https://example.com/a?b#c", "iri"), check.conforms("a b", "iri"))
+print("iri-ref", check.conforms("../x", "iri-reference"), check.conforms("\\\\x", "iri-reference"))
+from rfc3987_syntax import is_valid_syntax_iri, RFC3987_SYNTAX_TERMS
+import rfc3987_syntax.syntax_helpers as helpers
+print("direct", is_valid_syntax_iri("urn:x"), helpers.is_valid_syntax("iri", "ht tp:"), "iri" in RFC3987_SYNTAX_TERMS)
+"""
+
+
+def test_the_sandboxs_sitecustomize_defers_unused_grammars_and_changes_no_answer(tmp_path):
+    """The kernels' startup file (grader/sandbox/startup) only makes rfc3987_syntax's
+    grammars load on first use: every answer is the one the real module gives."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+
+    def run(startup: bool) -> list[str]:
+        extra = {"PYTHONPATH": str(STARTUP_SITE.parent)} if startup else {}
+        done = subprocess.run(
+            [sys.executable, "-c", _DEFERRED],
+            env={**env, **extra},
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        return done.stdout.splitlines()
+
+    deferred, plain = run(True), run(False)
+    assert deferred[0] == "deferred True" and plain[0] == "deferred False"
+    assert deferred[1:] == plain[1:]
+    assert deferred[1] == "iri True False" and deferred[3] == "direct True False True"
+
+
+def test_sandboxed_kernels_get_the_startup_file_on_their_path(tmp_path):
+    from grader.sandbox.bwrap import STARTUP_DIR, Sandbox
+
+    assert sandbox_env({"PYTHONPATH": "/grader/secret"})["PYTHONPATH"] == STARTUP_DIR
+    sandbox = Sandbox(tmp_path, startup={"sitecustomize.py": b"print(1)"})
+    try:
+        argv = sandbox.command(["true"])
+    finally:
+        sandbox.close()
+    at = argv.index(f"{STARTUP_DIR}/sitecustomize.py")
+    assert argv[at - 2] == "--ro-bind-data"  # read-only: the kernel cannot change it

@@ -262,9 +262,11 @@ def grader_module_name(path: Path) -> str:
 GRADER_MODULES = {
     grader_module_name(path): path
     for path in sorted(GRADER.rglob("*.py"))
-    if path.name != "__main__.py" and "site" not in path.relative_to(GRADER).parts[:-1]
+    if path.name != "__main__.py"
+    and not {"site", "startup"} & set(path.relative_to(GRADER).parts[:-1])
 }
-"""Every grader module (``sandbox/site/sitecustomize.py`` runs in a kernel, not the grader)."""
+"""Every grader module (``sandbox/site/`` and ``sandbox/startup/`` hold the
+``sitecustomize.py`` of kernels: they run there, not in the grader)."""
 
 
 def grader_imports(name: str, modules: dict[str, Path] | None = None) -> set[str]:

@@ -57,9 +57,11 @@ PRELOAD = (
     "moto.apigateway.models",
     "moto.apigateway.responses",
     "moto.apigateway.urls",
-    "matplotlib.pyplot",
 )
-"""Modules the warm judge imports once per worker, before it forks a judge per notebook."""
+"""Modules the warm judge imports once per worker, before it forks a judge per notebook.
+
+Not ``matplotlib``: one notebook draws, and its judge imports it (under a second); kept
+warm it would hold about 45 MiB in every worker (the goal is 512 MiB per worker)."""
 
 _server: subprocess.Popen | None = None
 
@@ -263,12 +265,26 @@ def _quiet() -> int:
     return out
 
 
+def _defer_unused_grammars() -> None:
+    """What the sandboxed kernels' ``sitecustomize`` does, here too: ``rfc3987_syntax``'s
+    grammars (built by moto's API Gateway imports, used by no lesson) load on first use."""
+    import importlib.util
+
+    from ..sandbox.kernel import STARTUP_SITE
+
+    spec = importlib.util.spec_from_file_location("grader_sandbox_startup", STARTUP_SITE)
+    if spec is not None and spec.loader is not None:
+        with contextlib.suppress(Exception):
+            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+
+
 def serve() -> None:
     """The warm judge: import :data:`PRELOAD`, then fork one judge per request line."""
     import gc
     import importlib
 
     out = _quiet()
+    _defer_unused_grammars()
     for name in PRELOAD:
         with contextlib.suppress(Exception):
             importlib.import_module(name)

@@ -55,6 +55,7 @@ __all__ = [
     "INSIDE_UID",
     "INSTALL_HINT",
     "SANDBOX_UID_BASE",
+    "STARTUP_DIR",
     "WORKDIR",
     "Limits",
     "Sandbox",
@@ -75,6 +76,10 @@ HOME = "/home/student"
 
 WORKDIR = f"{HOME}/work"
 """The kernel's working directory inside the sandbox: the student's files."""
+
+STARTUP_DIR = "/opt/grader-site"
+"""A read-only folder inside the sandbox holding ``Sandbox.startup`` files (the kernel's
+``PYTHONPATH``: :mod:`grader.sandbox.kernel` puts its ``sitecustomize.py`` there)."""
 
 INSTALL_HINT = (
     "install bubblewrap (Debian/Ubuntu: 'sudo apt-get install bubblewrap'; Fedora: "
@@ -176,7 +181,8 @@ class Sandbox:
 
     ``files`` (path relative to the working folder -> bytes) are copied into the tmpfs, and
     ``home_files`` (path relative to the home folder -> bytes, e.g. the grader's matplotlib
-    font list, which saves every kernel a scan of the fonts) into the home folder; ``ipc_dir`` is bound read-write at its own path (the kernel's connection file and
+    font list, which saves every kernel a scan of the fonts) into the home folder; ``startup``
+    (file name -> bytes) into :data:`STARTUP_DIR`, read-only; ``ipc_dir`` is bound read-write at its own path (the kernel's connection file and
     sockets); ``readonly`` adds folders bound read-only at their own path.
     """
 
@@ -186,6 +192,7 @@ class Sandbox:
     readonly: tuple[Path, ...] = ()
     cgroup_fds: tuple[int, ...] = ()  # ``cgroup.procs`` of its groups (grader.sandbox.cgroups)
     home_files: Mapping[str, bytes] = field(default_factory=dict)
+    startup: Mapping[str, bytes] = field(default_factory=dict)  # name -> bytes, in STARTUP_DIR
     _fds: list[int] = field(default_factory=list, init=False, repr=False)
 
     def _data_fd(self, data: bytes) -> int:
@@ -239,6 +246,10 @@ class Sandbox:
             argv += ["--file", str(self._data_fd(data)), str(target)]
         for name, text in _ETC.items():
             argv += ["--ro-bind-data", str(self._data_fd(text.encode())), f"/etc/{name}"]
+        if self.startup:
+            argv += ["--dir", STARTUP_DIR]
+        for name, data in sorted(self.startup.items()):
+            argv += ["--ro-bind-data", str(self._data_fd(data)), f"{STARTUP_DIR}/{name}"]
         argv += ["--bind", str(self.ipc_dir), str(self.ipc_dir)]
         argv += ["--chdir", WORKDIR, "--"]
         return argv + list(cmd)

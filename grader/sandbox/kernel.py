@@ -71,7 +71,12 @@ __all__ = [
 ]
 
 SITE_DIR = Path(__file__).with_name("site")
-"""The folder put first on the kernel's ``PYTHONPATH`` (it holds ``sitecustomize.py``)."""
+"""The folder put first on the kernel's ``PYTHONPATH`` without the sandbox (it holds
+``sitecustomize.py``)."""
+
+STARTUP_SITE = Path(__file__).with_name("startup") / "sitecustomize.py"
+"""The ``sitecustomize.py`` of every Python process in the sandbox (it defers a grammar
+that no lesson uses, and changes no result: see the file)."""
 
 MAX_OUTPUT_CHARS = 2_000_000
 """Characters of output kept per cell while it runs (nbgrader's LimitOutput trims further)."""
@@ -149,12 +154,14 @@ def scrub_env(
 
 def sandbox_env(env: Mapping[str, str]) -> dict[str, str]:
     """The environment of a kernel inside the OS sandbox: :func:`scrub_env`, with the
-    sandbox's home and temp folder, and no grader paths."""
-    from .bwrap import HOME
+    sandbox's home and temp folder, and no grader paths (``PYTHONPATH`` is the sandbox's own
+    :data:`~grader.sandbox.bwrap.STARTUP_DIR`)."""
+    from .bwrap import HOME, STARTUP_DIR
 
     clean = scrub_env(env, home=HOME)
     for name in ("PYTHONPATH", "MPLCONFIGDIR"):
         clean.pop(name, None)
+    clean["PYTHONPATH"] = STARTUP_DIR  # the sandbox's own sitecustomize (Sandbox.startup)
     clean.update(GRADER_SANDBOX="bwrap", TMPDIR="/tmp", PYTHONDONTWRITEBYTECODE="1", USER="student")
     # ipykernel watches its parent unless told it is pid 1: inside the sandbox pid 1 *is* its
     # parent (bwrap's init), and the sandbox dies with the worker anyway.
@@ -380,7 +387,13 @@ class SandboxKernelManager(AsyncKernelManager):
             self._group = cgroups.create(self.memory_mb, self.processes)
         fds = tuple(self._group.join_fds()) if self._group else ()
         sandbox = Sandbox(
-            self._ipc_dir, files, self.limits(), course_readonly(), fds, _home_files()
+            self._ipc_dir,
+            files,
+            self.limits(),
+            course_readonly(),
+            fds,
+            _home_files(),
+            {"sitecustomize.py": STARTUP_SITE.read_bytes()},
         )
         kw["env"] = sandbox_env(kw.get("env") or os.environ)
         kw["independent"] = True  # keeps our JPY_PARENT_PID=1 (see sandbox_env)
