@@ -189,3 +189,91 @@ def test_09_has_no_transcribed_bill_and_no_plots():
 def test_10_has_no_widget():
     everything = "\n".join(cell.source for cell in cells("10-interview-practice"))
     assert "widget(" not in everything
+
+
+def student_copy(source: str) -> str:
+    """What a learner's copy shows of a cell: no solution, no hidden tests."""
+    shown = re.sub(r"### BEGIN SOLUTION.*?### END SOLUTION", "", source, flags=re.S)
+    return shown.split(HIDDEN)[0]
+
+
+@pytest.mark.parametrize(
+    ("assignment", "cell_ids", "decided"),
+    [
+        (
+            "08-token-lifecycle",
+            ("ex1_background_client", "ex1_test_background_refresh"),
+            # when to refresh, and what a refused refresh does to the client's state
+            (
+                "expires_at - ",
+                "expires_at-",
+                "seconds before it expires",
+                "tokens = None",
+                "sign out",
+                "86400 // (900",
+                "every 14 minutes",
+                "tokens is None",
+            ),
+        ),
+        (
+            "08-token-lifecycle",
+            ("ex2_denylist", "ex2_test_denylist"),
+            # how long an entry lives, when nothing is stored, when an entry stops counting
+            (
+                'mine["exp"], what',
+                "until its exp",
+                "TTL equal to exp",
+                "has not expired",
+                "expired entries ignored",
+                "has passed",
+                "already expired",
+            ),
+        ),
+    ],
+)
+def test_the_student_copy_states_no_decided_value(assignment, cell_ids, decided):
+    """Issue 22, item 14: docstrings outside the solution and visible checks say what to build,
+    not the value the closing table calls a decision; exact values are for the hidden tests."""
+    nb = by_id(assignment)
+    for cell_id in cell_ids:
+        shown = student_copy(nb[cell_id].source)
+        for value in decided:
+            assert value not in shown, (cell_id, value)
+
+
+@pytest.mark.parametrize(
+    ("assignment", "answer", "names"),
+    [
+        ("05-api-gateway-jwt-authorizer", "ex2_predictions", ("def send(",)),
+        ("06-custom-lambda-authorizer", "ex2_predict_pitfall", ("def run_pitfall_scenario(",)),
+    ],
+)
+def test_nothing_that_computes_a_prediction_is_defined_before_it_is_committed(
+    assignment, answer, names
+):
+    """A helper that runs a prediction's scenario is defined only after the answer cell (in the
+    reveal), and the hidden test carries its own copy, so the judge, which replays the lessons in
+    the learner's order, still has it."""
+    order = cells(assignment)
+    ids = [str(cell.id) for cell in order]
+    committed = ids.index(answer)
+    for cell in order[: committed + 1]:
+        for name in names:
+            assert name not in student_copy(cell.source), (cell.id, name)
+    assert any(name in cell.source for cell in order[committed + 1 :] for name in names)
+    test_cell = order[committed + 1]  # its hidden part computes the truth itself
+    assert grading(test_cell).get("grade")
+    hidden = test_cell.source.split(HIDDEN)[1]
+    assert not any(name.removeprefix("def ") in hidden for name in names)
+
+
+def test_08_nothing_before_exercise_3_shows_what_a_logout_leaves_working():
+    order = cells("08-token-lifecycle")
+    ids = [str(cell.id) for cell in order]
+    committed = ids.index("ex3_still_works")
+    for cell in order[:committed]:
+        assert "still verifies" not in cell.source, cell.id
+        assert "checked statelessly" not in cell.source, cell.id
+    assert ids.index("cache-window") > committed  # the denylist refusing a replay comes after
+    after = by_id("08-token-lifecycle")["observe-read"].source
+    assert "API_RevokeToken" in after and "token-revocation" in after  # both sides, sourced
