@@ -134,7 +134,8 @@ def test_round_2_item_2_no_test_cells_value_reaches_the_kernel(batch):
     assert rows[f"reads-hidden-values/{COST}"].score == 0.0
     said = _feedback_outputs(work, "reads-hidden-values", COST)
     assert (
-        "audit(...) raised ValueError: SCAN None LEAK {'big': 'absent', 'small': 'absent'" in said
+        "audit(AUDIT_CASE, book) raised ValueError: SCAN None LEAK {'big': 'absent', 'small': 'absent'"
+        in said
     )
     hidden_value = load_prices().lambda_cost(400_000_000, 1024, 10.2).total
     assert repr(hidden_value) not in said and "500000000" not in said
