@@ -299,8 +299,9 @@ def test_missing_settings_say_where_to_open_the_page(page, stack):
 
 
 def test_notebook_05s_link_opens_the_amplify_page(page, tmp_path, screenshot_dir):
-    """The issue's "done when": run notebook 05 (the solution) up to its clean-up cell, follow the
-    link its sign-in cell shows, and sign in through Amplify with the password it prints."""
+    """The issue's "done when": run notebook 05 (the solution) up to its sign-in cell (in its
+    appendix, after the clean-up cell, which leaves the servers running), follow the link that cell
+    shows, and sign in through Amplify with the password it prints."""
     import html as html_lib
     import shutil
 
@@ -313,7 +314,7 @@ def test_notebook_05s_link_opens_the_amplify_page(page, tmp_path, screenshot_dir
     shutil.copytree(source, tmp_path / "05")
     path = tmp_path / "05" / "05-api-gateway-jwt-authorizer.ipynb"
     nb = nbformat.read(path, as_version=4)
-    stop = [cell.get("id") for cell in nb.cells].index("cleanup")
+    stop = [cell.get("id") for cell in nb.cells].index("signin-link") + 1
     client = NotebookClient(
         nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(path.parent)}}
     )
