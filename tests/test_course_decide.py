@@ -166,13 +166,20 @@ def test_hints_say_what_went_wrong_not_how_to_fix_it(assignment, cell_id, giveaw
     assert "share one allowance" not in seen
 
 
-def test_08_logout_table_shows_what_each_logout_cannot_stop_only_after_exercise_3():
+def _08_before_exercise_3_says_none_of(*phrases: str) -> tuple[list[str], int]:
+    """Asserts that no cell of 08 before exercise 3's answer holds any of ``phrases``; returns
+    the cell ids in order and the answer's index."""
     order = cells("08-token-lifecycle")
     ids = [str(cell.id) for cell in order]
     committed = ids.index("ex3_still_works")
     for cell in order[:committed]:
-        assert "cannot stop" not in cell.source, cell.id
-        assert "will still be valid" not in cell.source, cell.id
+        for phrase in phrases:
+            assert phrase not in cell.source, (cell.id, phrase)
+    return ids, committed
+
+
+def test_08_logout_table_shows_what_each_logout_cannot_stop_only_after_exercise_3():
+    ids, committed = _08_before_exercise_3_says_none_of("cannot stop", "will still be valid")
     after = by_id("08-token-lifecycle")["observe-read"].source
     assert "what it cannot stop" in after and "will still be valid" in after
     assert ids.index("observe-read") > ids.index("observe") > committed
@@ -268,12 +275,7 @@ def test_nothing_that_computes_a_prediction_is_defined_before_it_is_committed(
 
 
 def test_08_nothing_before_exercise_3_shows_what_a_logout_leaves_working():
-    order = cells("08-token-lifecycle")
-    ids = [str(cell.id) for cell in order]
-    committed = ids.index("ex3_still_works")
-    for cell in order[:committed]:
-        assert "still verifies" not in cell.source, cell.id
-        assert "checked statelessly" not in cell.source, cell.id
+    ids, committed = _08_before_exercise_3_says_none_of("still verifies", "checked statelessly")
     assert ids.index("cache-window") > committed  # the denylist refusing a replay comes after
     after = by_id("08-token-lifecycle")["observe-read"].source
     assert "API_RevokeToken" in after and "token-revocation" in after  # both sides, sourced

@@ -14,32 +14,8 @@ from .conftest import COURSE, ROOT
 NB = "01-sessions-vs-tokens"
 
 
-@pytest.mark.notebooks
-def test_a_job_over_its_time_limit_is_stopped_and_the_next_one_graded(tmp_path):
-    from nbgrader.apps import NbGraderAPI
-
-    db = tmp_path / "gradebook.db"
-    config = COURSE.nbgrader_config(root=tmp_path, db_url=f"sqlite:///{db}")
-    template = record_assignments(NbGraderAPI(config=config), [NB], tmp_path, db)
-    spec = assignment_spec(COURSE, NB)
-    notebook = (ROOT / "data" / "submissions" / "partial" / NB / f"{NB}.ipynb").read_bytes()
-    plain = _worker_config(config, 30, 0, "loopback")
-    jobs = [
-        Job("slow", NB, {f"{NB}.ipynb": notebook}, spec, template, plain),
-        Job("fine", NB, {f"{NB}.ipynb": notebook}, spec, template, plain),
-    ]
-    limits = {"slow": 0.2, "fine": 600.0}
-    results = {r.student: r for r in LocalPool(1).run(jobs, lambda job: limits[job.student])}
-    slow = results["slow"].notebooks[0]
-    assert slow.status == "error" and "took longer than" in slow.reason
-    fine = results["fine"].notebooks[0]
-    assert fine.status == "graded" and fine.autograded
-
-
-@pytest.mark.notebooks
-def test_the_workers_outlive_a_run_so_the_limits_check_and_the_class_share_them(tmp_path):
-    """Two runs on one pool (the limits check, then the class) use the same warm worker;
-    close() stops it."""
+def job_maker(tmp_path):
+    """A function that makes a job of the partial 01 submission for a student, on a fresh gradebook."""
     from nbgrader.apps import NbGraderAPI
 
     db = tmp_path / "gradebook.db"
@@ -52,6 +28,26 @@ def test_the_workers_outlive_a_run_so_the_limits_check_and_the_class_share_them(
     def job(student: str) -> Job:
         return Job(student, NB, {f"{NB}.ipynb": notebook}, spec, template, plain)
 
+    return job
+
+
+@pytest.mark.notebooks
+def test_a_job_over_its_time_limit_is_stopped_and_the_next_one_graded(tmp_path):
+    job = job_maker(tmp_path)
+    jobs = [job("slow"), job("fine")]
+    limits = {"slow": 0.2, "fine": 600.0}
+    results = {r.student: r for r in LocalPool(1).run(jobs, lambda job: limits[job.student])}
+    slow = results["slow"].notebooks[0]
+    assert slow.status == "error" and "took longer than" in slow.reason
+    fine = results["fine"].notebooks[0]
+    assert fine.status == "graded" and fine.autograded
+
+
+@pytest.mark.notebooks
+def test_the_workers_outlive_a_run_so_the_limits_check_and_the_class_share_them(tmp_path):
+    """Two runs on one pool (the limits check, then the class) use the same warm worker;
+    close() stops it."""
+    job = job_maker(tmp_path)
     with LocalPool(1) as pool:
         first = list(pool.run([job("a")], lambda _: 600.0))
         (worker,) = pool._idle
