@@ -28,6 +28,12 @@ from .worker import Job, JobResult, NotebookResult, grade_job
 __all__ = ["DaskPool", "LocalPool", "default_workers", "failed", "make_pool"]
 
 
+WORKER_GC_THRESHOLDS = (10_000, 20, 20)
+"""The garbage collector's thresholds in a worker, as in the kernels and judges
+(``grader/sandbox/startup/sitecustomize.py`` says why): nbgrader's notebooks and gradebook
+rows are many long-lived objects that CPython's default (700, 10, 10) scans again and again."""
+
+
 def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
     """A result saying that none of the job's notebooks could be graded, and why."""
     notebooks = [
@@ -38,6 +44,9 @@ def failed(job: Job, reason: str, seconds: float = 0.0) -> JobResult:
 
 def _serve(conn, tmpdir: str) -> None:
     """A worker's loop: receive a job, send its result, until told to stop."""
+    import gc
+
+    gc.set_threshold(*WORKER_GC_THRESHOLDS)
     os.environ["TMPDIR"] = tmpdir
     tempfile.tempdir = tmpdir
     if hasattr(os, "fork"):

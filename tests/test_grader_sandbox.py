@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import warnings
+from pathlib import Path
 
 import pytest
 
@@ -514,3 +515,33 @@ def test_sandboxed_kernels_get_the_startup_file_on_their_path(tmp_path):
         sandbox.close()
     at = argv.index(f"{STARTUP_DIR}/sitecustomize.py")
     assert argv[at - 2] == "--ro-bind-data"  # read-only: the kernel cannot change it
+
+
+_WARM_JUDGE = """
+import importlib, sys
+from grader.judge import server
+for name in server.PRELOAD:
+    importlib.import_module(name)
+server.judge_shell()
+import gc
+print(type(sys.modules["rfc3987_syntax"]).__name__, "nbgrader" in sys.modules, gc.get_threshold())
+"""
+
+
+def test_judges_start_with_the_startup_file_and_load_no_grammar_or_nbgrader(tmp_path):
+    """A judge's interpreter has the kernels' startup file first on its path, so what it
+    preloads before forking builds no rfc3987_syntax grammar, and it never imports nbgrader;
+    the collector's thresholds are the startup file's, in kernels and judges alike."""
+    from grader.judge.server import STARTUP_DIR, _judge_env
+
+    env = _judge_env()
+    assert Path(env["PYTHONPATH"].split(os.pathsep)[0]) == STARTUP_SITE.parent == Path(STARTUP_DIR)
+    done = subprocess.run(
+        [sys.executable, "-c", _WARM_JUDGE],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split(None, 2) == ["_Deferred", "False", "(10000, 20, 20)\n"]

@@ -47,6 +47,7 @@ __all__ = [
     "Verdict",
     "Watch",
     "judge_script",
+    "judge_shell",
     "run_script",
 ]
 
@@ -217,16 +218,24 @@ def _message(
     return message[:600]
 
 
-def _shell() -> Any:
-    """An IPython shell with no display: magics work, ``%matplotlib inline`` draws nothing."""
-    from IPython.core.interactiveshell import InteractiveShell
+_shell: Any = None
 
-    class JudgeShell(InteractiveShell):
-        def enable_gui(self, gui: str | None = None) -> None:
-            """No GUI event loop: the judge draws nothing."""
 
-    os.environ["MPLBACKEND"] = "agg"
-    return JudgeShell.instance()
+def judge_shell() -> Any:
+    """The judge's IPython shell, made on the first call: no display, magics work,
+    ``%matplotlib inline`` draws nothing. The warm judge makes it before it forks (it holds
+    nothing a lesson ran: every forked judge starts from the same empty namespace)."""
+    global _shell
+    if _shell is None:
+        from IPython.core.interactiveshell import InteractiveShell
+
+        class JudgeShell(InteractiveShell):
+            def enable_gui(self, gui: str | None = None) -> None:
+                """No GUI event loop: the judge draws nothing."""
+
+        os.environ["MPLBACKEND"] = "agg"
+        _shell = JudgeShell.instance()
+    return _shell
 
 
 def run_script(
@@ -254,7 +263,10 @@ def run_script(
     """
     clock = _Clock(timings if timings is not None else {})
     with clock("shell"):
-        shell = _shell()
+        shell = judge_shell()
+        if getattr(shell, "_replayed", False):  # a second replay in this process
+            shell.reset(new_session=False)
+        shell._replayed = True
     steps = script.steps
     first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
     lessons: dict[str, Any] = {}

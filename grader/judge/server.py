@@ -25,7 +25,7 @@ from dataclasses import asdict
 
 from .link import JudgeError, KernelLink
 from .netns import NetworkIsolationError, isolate
-from .script import JudgeScript, Verdict, run_script
+from .script import JudgeScript, Verdict, judge_shell, run_script
 
 __all__ = ["PRELOAD", "JudgeRun", "main", "serve", "start_warm"]
 
@@ -130,6 +130,7 @@ def _ask_process(request: dict, limit: float) -> str:
         done = subprocess.run(
             [sys.executable, "-m", "grader.judge.server"],
             input=json.dumps(request).encode(),
+            env=_judge_env(),
             capture_output=True,
             timeout=limit,
             check=False,
@@ -158,6 +159,7 @@ def _start() -> None:
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            env=_judge_env(),
             cwd=tempfile.gettempdir(),  # the worker's own folder is a scratch one, soon gone
         )
 
@@ -265,17 +267,19 @@ def _quiet() -> int:
     return out
 
 
-def _defer_unused_grammars() -> None:
-    """What the sandboxed kernels' ``sitecustomize`` does, here too: ``rfc3987_syntax``'s
-    grammars (built by moto's API Gateway imports, used by no lesson) load on first use."""
-    import importlib.util
+STARTUP_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "sandbox", "startup")
+"""The sandboxed kernels' ``sitecustomize`` folder (:data:`grader.sandbox.kernel.STARTUP_SITE`):
+the judge's interpreter starts with it first on ``PYTHONPATH`` too, so ``rfc3987_syntax``'s
+grammars (built by the ``jsonschema`` that ``nbformat`` and moto's API Gateway import, used by
+no lesson) load on first use, before anything here imports them."""
 
-    from ..sandbox.kernel import STARTUP_SITE
 
-    spec = importlib.util.spec_from_file_location("grader_sandbox_startup", STARTUP_SITE)
-    if spec is not None and spec.loader is not None:
-        with contextlib.suppress(Exception):
-            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+def _judge_env() -> dict[str, str]:
+    """The environment of a judge's interpreter: the worker's, with :data:`STARTUP_DIR` first
+    on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (STARTUP_DIR, env.get("PYTHONPATH")) if p)
+    return env
 
 
 def serve() -> None:
@@ -284,10 +288,11 @@ def serve() -> None:
     import importlib
 
     out = _quiet()
-    _defer_unused_grammars()
     for name in PRELOAD:
         with contextlib.suppress(Exception):
             importlib.import_module(name)
+    with contextlib.suppress(Exception):
+        judge_shell()  # each forked judge finds the shell made, as if it had made it
     gc.collect()
     gc.freeze()
     for line in sys.stdin.buffer:

@@ -1,19 +1,30 @@
-"""Run by every Python process in a graded kernel's sandbox (the sandbox puts it on PYTHONPATH).
+"""Run by every Python process in a graded kernel's sandbox (the sandbox puts it on PYTHONPATH),
+and by the grader's judges.
 
-It changes what an import *costs*, never what any code computes: the one thing it does is
-defer the grammars of ``rfc3987_syntax``. ``jsonschema`` imports that package when it is
-installed, and moto's API Gateway imports ``jsonschema`` (through its OpenAPI validator), so
-every notebook that talks to the local API Gateway built about thirty Earley parsers (over a
-second of CPU) that no lesson ever uses: they check the ``iri`` formats of JSON Schema.
-Here ``rfc3987_syntax`` is a stand-in module whose attributes come from the real one,
-imported on first use; ``is_valid_syntax`` (what ``jsonschema`` takes at import) is a
-function that imports the real module when it is first called, then calls it. Plain
-``nbgrader`` kernels pay the grammars, and gain nothing from them either.
+It changes what the code *costs*, never what it computes. It does two things:
+
+1. **The garbage collector's first threshold is 10,000 allocations, not 700** (and each older
+   generation is collected every 20 collections of the one below, not 10). Importing the
+   course's libraries and running a lesson make hundreds of thousands of objects that live
+   on, and CPython's default scans them again and again: the higher thresholds cut a
+   notebook's CPU by 15 to 20 % (05's lessons: 3.5 s to 2.8 s), for a few more MiB of garbage
+   waiting. Only *when* unreachable cycles are freed changes; reference counting frees
+   everything else at once, as before.
+2. It defers the grammars of ``rfc3987_syntax``. ``jsonschema`` imports that package when it is
+   installed, and moto's API Gateway imports ``jsonschema`` (through its OpenAPI validator), so
+   every notebook that talks to the local API Gateway built about thirty Earley parsers (over a
+   second of CPU) that no lesson ever uses: they check the ``iri`` formats of JSON Schema.
+   Here ``rfc3987_syntax`` is a stand-in module whose attributes come from the real one,
+   imported on first use; ``is_valid_syntax`` (what ``jsonschema`` takes at import) is a
+   function that imports the real module when it is first called, then calls it. Plain
+   ``nbgrader`` kernels pay the grammars, and gain nothing from them either.
 
 It is public (nothing here is secret or trusted: the learner may read or undo it) and uses
-the standard library only. Without the sandbox it is not used (``grader/sandbox/site`` is).
+the standard library only. Kernels graded without the sandbox do not use it
+(``grader/sandbox/site`` is theirs); the judges do, sandbox or not (:mod:`grader.judge.server`).
 """
 
+import gc
 import importlib.abc
 import importlib.machinery
 import importlib.util
@@ -84,5 +95,9 @@ class _Loaded(importlib.abc.Loader):
         pass
 
 
+GC_THRESHOLDS = (10_000, 20, 20)
+"""The collector's thresholds here (CPython's default: 700, 10, 10)."""
+
+gc.set_threshold(*GC_THRESHOLDS)
 if _NAME not in sys.modules:
     sys.meta_path.insert(0, _Finder())
