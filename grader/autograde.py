@@ -245,7 +245,7 @@ def autograde(
     cell_timeout = float(plain.get("Execute", {}).get("timeout") or 30)
     # One pool for the limits check and the class: its workers and warm judges start once.
     with make_pool(jobs, dask) as pool:
-        _check_limits(
+        seconds = _check_limits(
             course,
             needed,
             source_hashes,
@@ -285,6 +285,9 @@ def autograde(
                 Job(student, assignment, files, specs[assignment], template, plain, stamp)
             )
 
+        # Longest first (by the solutions' time), so that no long job starts last while the
+        # other workers have nothing left to do.
+        job_list.sort(key=lambda one: -seconds.get(one.assignment, 0.0))
         bar = Progress(len(job_list), label="grading ") if progress else None
         regraded = 0
         for result in pool.run(job_list, lambda job: job.time_limit(cell_timeout)):
@@ -386,11 +389,13 @@ def _check_limits(
     sandbox: bool,
     pool,
     job,
-) -> None:
-    """:func:`grader.limits.check_limits` with the class's pool and settings."""
+) -> dict[str, float]:
+    """:func:`grader.limits.check_limits` with the class's pool and settings; the seconds
+    each assignment's solutions took to grade, where known
+    (:func:`grader.limits.solution_seconds`)."""
     import copy
 
-    from .limits import check_limits
+    from .limits import check_limits, solution_seconds
     from .sandbox.bwrap import Limits
 
     manager = plain["SandboxKernelManager"]
@@ -414,6 +419,7 @@ def _check_limits(
         return pool.run(job_list, lambda one: one.time_limit(cell_timeout))
 
     check_limits(course, needed, source_hashes, limits, work, make_job, run)
+    return solution_seconds(work, {a: source_hashes[a] for a in needed}, limits)
 
 
 def _outcomes(result, extra: list[str] = ()) -> dict:

@@ -34,6 +34,7 @@ __all__ = [
     "SolutionRun",
     "check_limits",
     "limits_key",
+    "solution_seconds",
     "solution_job",
     "solution_problems",
 ]
@@ -64,6 +65,7 @@ class SolutionRun:
     assignment: str
     problems: list[str] = field(default_factory=list)  # "<notebook>: what went wrong"
     peak_mb: int | None = None  # the most resident memory one sandbox held (cgroups only)
+    seconds: float = 0.0  # how long the worker took to grade them
 
     @property
     def stopped(self) -> bool:
@@ -120,7 +122,7 @@ def _failed_tests(text: str | None) -> list[str]:
 
 def solution_problems(result: JobResult) -> SolutionRun:
     """What went wrong when the solutions were graded (nothing: the limits are fine)."""
-    run = SolutionRun(result.assignment)
+    run = SolutionRun(result.assignment, seconds=result.seconds)
     peaks = [nb.peak_mb for nb in result.notebooks if nb.peak_mb is not None]
     run.peak_mb = max(peaks) if peaks else None
     for nb in result.notebooks:
@@ -134,6 +136,19 @@ def solution_problems(result: JobResult) -> SolutionRun:
         if said:
             run.problems.append(f"{nb.name}: {'; '.join(said)}")
     return run
+
+
+def solution_seconds(work: Path, source_hashes: dict[str, str], limits: dict) -> dict[str, float]:
+    """How long each assignment's solutions took to grade under ``limits`` when they were
+    checked (``limits-checked.json``; an assignment checked before this was kept is absent):
+    what a class's jobs are ordered by, longest first."""
+    cache = _load(work / CACHE_NAME)
+    found: dict[str, float] = {}
+    for assignment, source_hash in source_hashes.items():
+        entry = cache.get(limits_key(source_hash, limits))
+        if isinstance(entry, dict) and isinstance(entry.get("seconds"), (int, float)):
+            found[assignment] = float(entry["seconds"])
+    return found
 
 
 def _load(path: Path) -> dict:
@@ -187,6 +202,7 @@ def check_limits(
                 "assignment": assignment,
                 "limits": limits,
                 "peak_mb": outcome.peak_mb,
+                "seconds": round(outcome.seconds, 2),
                 "checked": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             }
     work.mkdir(parents=True, exist_ok=True)

@@ -55,3 +55,54 @@ def test_the_workers_outlive_a_run_so_the_limits_check_and_the_class_share_them(
         assert pool._idle == [worker] and worker.process.is_alive()
         assert [r.notebooks[0].status for r in first + second] == ["graded", "graded"]
     assert not worker.process.is_alive() and pool._idle == []
+
+
+def test_a_class_is_dispatched_longest_assignment_first(tmp_path, monkeypatch):
+    """The class's jobs go to the pool in the order of their solutions' grading time, longest
+    first (measured by the limits check), so no long job starts last."""
+    import shutil
+    from contextlib import contextmanager
+
+    import grader.autograde as autograde_module
+    from grader.pool import failed
+
+    submissions = tmp_path / "submitted"
+    short, long_ = "01-sessions-vs-tokens", "02-jwt-anatomy"
+    for student in ("s1", "s2"):
+        for assignment in (short, long_):
+            shutil.copytree(
+                ROOT / "data" / "submissions" / "blank" / assignment,
+                submissions / student / assignment,
+            )
+    order: list[tuple[str, str]] = []
+
+    class RecordingPool:
+        def run(self, jobs, limit):
+            for one in jobs:
+                order.append((one.student, one.assignment))
+                yield failed(one, "not graded in this test")
+
+    @contextmanager
+    def pool(*_args):
+        yield RecordingPool()
+
+    monkeypatch.setattr("grader.pool.make_pool", pool)
+    monkeypatch.setattr(autograde_module, "_check_limits", lambda *a: {short: 1.5, long_: 9.0})
+    rows = autograde_module.autograde(COURSE, submissions, workdir=tmp_path / "work")
+    assert [a for _, a in order] == [long_, long_, short, short]
+    assert {r.status for r in rows} == {"error"}
+
+
+def test_the_solutions_seconds_come_from_the_limits_checks_record(tmp_path):
+    import json
+
+    from grader.limits import CACHE_NAME, limits_key, solution_seconds
+
+    limits = {"memory_mb": 1024, "timeout": 30.0}
+    record = {
+        limits_key("h1", limits): {"assignment": "a", "seconds": 4.25},
+        limits_key("h2", {"memory_mb": 2048}): {"assignment": "b", "seconds": 9.0},
+        limits_key("h3", limits): {"assignment": "c"},  # checked before seconds were kept
+    }
+    (tmp_path / CACHE_NAME).write_text(json.dumps(record))
+    assert solution_seconds(tmp_path, {"a": "h1", "b": "h2", "c": "h3"}, limits) == {"a": 4.25}
