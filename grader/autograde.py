@@ -31,6 +31,7 @@ from pathlib import Path
 
 from .authoring.integrity import AssignmentSpec, notebook_spec
 from .course import ASSIGNMENT_RE, Course, GraderError, student_id_problem
+from .engines import share_engines
 from .records.grades import UNSANDBOXED_NOTE
 
 __all__ = [
@@ -197,6 +198,7 @@ def autograde(
         feedback_directory=work / "feedback",
         db_url=db_url,
     )
+    share_engines()  # each gradebook file's SQL is compiled once in this run (grader.engines)
     if not db.is_file():  # nbgrader's tables first, so nbgrader stamps its schema version
         from nbgrader.api import Gradebook
 

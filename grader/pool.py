@@ -46,7 +46,10 @@ def _serve(conn, tmpdir: str) -> None:
     """A worker's loop: receive a job, send its result, until told to stop."""
     import gc
 
+    from .engines import share_engines
+
     gc.set_threshold(*WORKER_GC_THRESHOLDS)
+    share_engines()
     os.environ["TMPDIR"] = tmpdir
     tempfile.tempdir = tmpdir
     if hasattr(os, "fork"):

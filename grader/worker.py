@@ -188,7 +188,10 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
 
     staged = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
-    private = Path(tempfile.mkdtemp(prefix="gradebook-"))
+    # The same path for every job of this worker: its gradebook engine is kept (grader.engines).
+    private = Path(tempfile.gettempdir()) / f"gradebook-{os.getpid()}"
+    _remove(private)
+    private.mkdir(mode=0o700)
     try:
         root, home = scratch / "course", scratch / "home"
         submitted = root / "submitted" / PLACEHOLDER_STUDENT / job.assignment
