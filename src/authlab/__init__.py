@@ -15,7 +15,6 @@ before it, and the most used names are re-exported here.
 """
 
 from .clock import SYSTEM_CLOCK, Clock, FrozenClock, SystemClock
-from .cloud.aws import MotoServer, client, current_server, real_aws, start_moto, stop_moto
 from .course.feedback import check, check_equal, check_raises, install_hints, passed
 from .course.fleet import Fleet, Request, Response
 from .data import data_path, project_root
@@ -26,11 +25,47 @@ from .errors import (
     TokenError,
     http_status,
 )
-from .tokens.display import show_token
-from .tokens.jwks import KeySet
-from .tokens.verify import Verifier, verify_token
 
 __version__ = "0.1.0"
+
+_LATER = {
+    "MotoServer": "aws",
+    "client": "aws",
+    "current_server": "aws",
+    "real_aws": "aws",
+    "start_moto": "aws",
+    "stop_moto": "aws",
+    "show_token": "display",
+    "KeySet": "jwks",
+    "Verifier": "verify",
+    "verify_token": "verify",
+}
+"""Names imported when first used: every kernel of the course imports this package (its
+IPython extension), and a notebook that never calls AWS or verifies a token should not pay
+for boto3 and cryptography (about 0.3 s of each kernel's start)."""
+
+
+def __getattr__(name: str) -> object:
+    """The names of :data:`_LATER`, from their modules on first use (PEP 562)."""
+    where = _LATER.get(name)
+    if where == "aws":
+        from .cloud import aws as module
+    elif where == "display":
+        from .tokens import display as module
+    elif where == "jwks":
+        from .tokens import jwks as module
+    elif where == "verify":
+        from .tokens import verify as module
+    else:
+        raise AttributeError(f"module 'authlab' has no attribute {name!r}")
+    value = getattr(module, name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LATER))
+
 
 __all__ = [
     "SYSTEM_CLOCK",
