@@ -188,9 +188,9 @@ def _run_nbgrader(job: Job, gradable: dict[str, bytes], results: dict[str, Noteb
 
     staged = time.perf_counter()
     scratch = Path(tempfile.mkdtemp(prefix="grade-"))
-    # The same path for every job of this worker: its gradebook engine is kept (grader.engines).
-    private = Path(tempfile.gettempdir()) / f"gradebook-{os.getpid()}"
-    _remove(private)
+    private = _private_folder()
+    if os.path.lexists(private):
+        _remove(private)
     private.mkdir(mode=0o700)
     try:
         root, home = scratch / "course", scratch / "home"
@@ -290,12 +290,35 @@ def _read_back(path: Path) -> str | None:
         return None
 
 
-def _remove(path: Path) -> None:
-    """Delete a scratch folder, even one a notebook made read-only."""
+_private: tuple[int, Path] | None = None
 
-    def unlock(func, target, _exc):
+
+def _private_folder() -> Path:
+    """Where a job keeps its copy of the gradebook and its executed notebook: one path for
+    every job of this process (so its gradebook's engine is kept: :mod:`grader.engines`),
+    inside a folder made once with ``mkdtemp`` (private; removed when the process ends)."""
+    global _private
+    if _private is None or _private[0] != os.getpid() or not _private[1].is_dir():
+        import atexit
+
+        folder = Path(tempfile.mkdtemp(prefix="gradebook-"))
+        atexit.register(shutil.rmtree, folder, ignore_errors=True)
+        _private = (os.getpid(), folder)
+    return _private[1] / "job"
+
+
+def _remove(path: Path) -> None:
+    """Delete a scratch folder, even one a notebook made read-only (nothing above ``path``
+    is ever changed)."""
+    top = os.fspath(path)
+
+    def unlock(func, target, exc):
+        error = exc[1] if isinstance(exc, tuple) else exc
+        if isinstance(error, FileNotFoundError) or os.path.islink(target):
+            return
         try:
-            os.chmod(os.path.dirname(target), 0o700)
+            if os.fspath(target) != top:
+                os.chmod(os.path.dirname(target), 0o700)
             os.chmod(target, 0o700)
             func(target)
         except OSError:

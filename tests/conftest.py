@@ -40,3 +40,16 @@ def aws(moto_server):
     """The module's moto server, reset so each test starts from nothing."""
     moto_server.reset()
     return moto_server
+
+
+@pytest.fixture(scope="session", autouse=True)
+def temp_folder_untouched():
+    """No test, and nothing the grader does in one, changes the mode of the machine's temp
+    folder (a grader bug once made /tmp 0700, and other users' servers failed)."""
+    import stat
+    import tempfile
+
+    folder = tempfile.gettempdir()
+    before = stat.S_IMODE(os.stat(folder).st_mode)
+    yield
+    assert stat.S_IMODE(os.stat(folder).st_mode) == before, f"{folder}'s mode changed"

@@ -4,6 +4,7 @@ read a database file written anew at the same path."""
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 
@@ -86,3 +87,32 @@ def test_engines_past_the_limit_are_disposed_of_oldest_first(tmp_path, shared):
         _students(f"sqlite:///{tmp_path / f'g{index}.db'}")
     assert len(engines._engines) == engines.MAX_ENGINES
     assert str(tmp_path / "g0.db") not in " ".join(key[0] for key in engines._engines)
+
+
+def test_removing_a_missing_or_linked_job_folder_changes_nothing_above_it(tmp_path):
+    import stat
+
+    from grader import worker
+
+    parent = tmp_path / "tmp"
+    parent.mkdir()
+    parent.chmod(0o1777)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    elsewhere.chmod(0o755)
+    (parent / "link").symlink_to(elsewhere)
+    worker._remove(parent / "missing")
+    worker._remove(parent / "link")
+    assert stat.S_IMODE(parent.stat().st_mode) == 0o1777
+    assert stat.S_IMODE(elsewhere.stat().st_mode) == 0o755
+
+
+def test_every_job_of_a_process_uses_one_private_folder(tmp_path):
+    import stat
+    import tempfile
+
+    from grader import worker
+
+    first, second = worker._private_folder(), worker._private_folder()
+    assert first == second and first.parent.parent == Path(tempfile.gettempdir())
+    assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
