@@ -5,14 +5,19 @@ own unprivileged uid, pid, network (loopback only), ipc and mount namespaces, re
 views of the interpreter, the course library and ``data/``, a size-capped tmpfs holding the
 student's files, rlimits on every process and, as root, cgroups on the whole
 (:mod:`.cgroups`). :mod:`.kernel` is the kernel manager nbgrader's Execute starts it with,
-and bounds what comes back over the kernel's sockets.
+and bounds what comes back over the kernel's sockets. :mod:`.zygote` forks each kernel from
+a warm one that never runs student code, into namespaces of its own, with no capability
+left; where it cannot, the kernel starts cold.
 
 **Trusted**: the Linux kernel's namespaces and limits, ``bwrap``, the grader's own process,
-and the course's files (mounted read-only, never written from inside).
+the warm kernel before any fork (it runs the grader's code only), and the course's files
+(mounted read-only, never written from inside).
 
 **Not trusted**: anything the student's code does or produces: its outputs (bounded and cut
 before the grader holds them), the files it leaves (read back only through
-:mod:`grader.staging`), its exit, its timing, and any message it prints about itself. The
+:mod:`grader.staging`), its exit, its timing, and any message it prints about itself (from
+a forked kernel the grader takes only two pids, vouched for by the Linux kernel before the
+student's code runs, and an exit code from its keeper). The
 loopback-only socket guard of ``site/sitecustomize.py`` (used without the sandbox) stops
 mistakes, not an attacker.
 

@@ -183,7 +183,9 @@ class Sandbox:
     ``home_files`` (path relative to the home folder -> bytes, e.g. the grader's matplotlib
     font list, which saves every kernel a scan of the fonts) into the home folder; ``startup``
     (file name -> bytes) into :data:`STARTUP_DIR`, read-only; ``ipc_dir`` is bound read-write at its own path (the kernel's connection file and
-    sockets); ``readonly`` adds folders bound read-only at their own path.
+    sockets); ``readonly`` adds folders bound read-only at their own path; ``capabilities``
+    are kept in the sandbox's user namespace (none but the warm kernel's, which drops them
+    before a kernel runs: :mod:`grader.sandbox.zygote`).
     """
 
     ipc_dir: Path
@@ -193,6 +195,7 @@ class Sandbox:
     cgroup_fds: tuple[int, ...] = ()  # ``cgroup.procs`` of its groups (grader.sandbox.cgroups)
     home_files: Mapping[str, bytes] = field(default_factory=dict)
     startup: Mapping[str, bytes] = field(default_factory=dict)  # name -> bytes, in STARTUP_DIR
+    capabilities: tuple[str, ...] = ()  # kept in its user namespace (grader.sandbox.zygote)
     _fds: list[int] = field(default_factory=list, init=False, repr=False)
 
     def _data_fd(self, data: bytes) -> int:
@@ -220,6 +223,8 @@ class Sandbox:
             "--hostname",
             "sandbox",
         ]
+        for name in self.capabilities:
+            argv += ["--cap-add", name]
         argv += ["--ro-bind", "/usr", "/usr"]
         for name in ("bin", "lib", "lib64", "sbin"):
             link = Path("/", name)

@@ -348,9 +348,15 @@ class SandboxKernelManager(AsyncKernelManager):
         self.client_factory = CappedKernelClient
         self.session.unpack = _guarded(self.session.unpack)
         if self.sandbox:
+            from . import zygote
             from .bwrap import grant_ipc_dir
 
-            self._ipc_dir = Path(tempfile.mkdtemp(prefix="kernel-"))
+            env = sandbox_env(os.environ)
+            startup = {"sitecustomize.py": STARTUP_SITE.read_bytes()}
+            warm = zygote.socket_folder(self.limits(), env, startup)
+            # Short names under the zygote's folder: a socket's path holds 108 bytes at most.
+            prefix = "k" if warm is not None else "kernel-"
+            self._ipc_dir = Path(tempfile.mkdtemp(prefix=prefix, dir=warm))
             grant_ipc_dir(self._ipc_dir)
             self.transport = "ipc"
             self.ip = str(self._ipc_dir / "k")
@@ -397,6 +403,22 @@ class SandboxKernelManager(AsyncKernelManager):
         )
         kw["env"] = sandbox_env(kw.get("env") or os.environ)
         kw["independent"] = True  # keeps our JPY_PARENT_PID=1 (see sandbox_env)
+        from . import zygote
+
+        forked = zygote.launch(
+            self._ipc_dir,
+            kernel_cmd,
+            env=kw["env"],
+            files=files,
+            home_files=_home_files(),
+            cgroup_fds=fds,
+        )
+        if forked is not None:  # as LocalProvisioner.launch_kernel, with a forked kernel
+            provisioner = self.provisioner
+            provisioner.process, provisioner.pid, provisioner.pgid = forked, forked.pid, None
+            provisioner.cwd = cwd
+            self._reconcile_connection_info(provisioner.connection_info)
+            return
         try:
             command = sandbox.command(kernel_cmd)
             kw.update(sandbox.popen_kwargs())
