@@ -230,3 +230,32 @@ def test_a_forked_worker_starts_its_own_zygote_and_leaves_its_parents(tmp_path, 
     os.waitpid(pid, 0)
     assert said == b"1"
     assert parent.alive() and zygote._zygote is parent
+
+
+def test_what_one_kernel_leaves_anywhere_the_next_cannot_find(tmp_path, fresh):
+    """Writable is only what is the kernel's own (home, /tmp, /dev/shm): /, /dev and the
+    startup folder are read-only, and the kernel keyring is refused (the kernels of one
+    zygote are one user of one user namespace, so a key would pass between students)."""
+    leave = (
+        "import ctypes, json, os\n"
+        "wrote = []\n"
+        "for path in ('/opt/grader-site/csv.py', '/x', '/dev/x', '/etc/ld.so.preload'):\n"
+        "    try:\n"
+        "        open(path, 'w').write('import sys')\n"
+        "        wrote.append(path)\n"
+        "    except OSError:\n"
+        "        pass\n"
+        "libc = ctypes.CDLL(None, use_errno=True)\n"
+        "key = libc.syscall(248, b'user', b'stash', b'answers', 7, -4)\n"
+        "print(json.dumps([wrote, key, ctypes.get_errno()]))"
+    )
+    first = _student(tmp_path, "ada")
+    [said] = _run(first, WHO + "\n" + leave)
+    who, rest = said.split("\n", 1)
+    wrote, key, errno = json.loads(rest)
+    assert who == "grader_zygote" and wrote == [] and key == -1 and errno == 1  # EPERM
+    [found] = _run(
+        _student(tmp_path, "bob"),
+        "import os; print([p for p in ('/opt/grader-site/csv.py', '/x', '/dev/x') if os.path.exists(p)])",
+    )
+    assert found.strip() == "[]"

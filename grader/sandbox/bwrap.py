@@ -185,7 +185,8 @@ class Sandbox:
     (file name -> bytes) into :data:`STARTUP_DIR`, read-only; ``ipc_dir`` is bound read-write at its own path (the kernel's connection file and
     sockets); ``readonly`` adds folders bound read-only at their own path; ``capabilities``
     are kept in the sandbox's user namespace (none but the warm kernel's, which drops them
-    before a kernel runs: :mod:`grader.sandbox.zygote`).
+    before a kernel runs: :mod:`grader.sandbox.zygote`); ``read_only_root`` makes ``/`` and
+    ``/dev`` read-only (the warm kernel's: every kernel it forks shares them).
     """
 
     ipc_dir: Path
@@ -196,6 +197,7 @@ class Sandbox:
     home_files: Mapping[str, bytes] = field(default_factory=dict)
     startup: Mapping[str, bytes] = field(default_factory=dict)  # name -> bytes, in STARTUP_DIR
     capabilities: tuple[str, ...] = ()  # kept in its user namespace (grader.sandbox.zygote)
+    read_only_root: bool = False  # / and /dev read-only (the zygote's: its kernels share them)
     _fds: list[int] = field(default_factory=list, init=False, repr=False)
 
     def _data_fd(self, data: bytes) -> int:
@@ -256,6 +258,8 @@ class Sandbox:
         for name, data in sorted(self.startup.items()):
             argv += ["--ro-bind-data", str(self._data_fd(data)), f"{STARTUP_DIR}/{name}"]
         argv += ["--bind", str(self.ipc_dir), str(self.ipc_dir)]
+        if self.read_only_root:
+            argv += ["--remount-ro", "/", "--remount-ro", "/dev"]
         argv += ["--chdir", WORKDIR, "--"]
         return argv + list(cmd)
 

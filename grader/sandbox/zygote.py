@@ -88,7 +88,12 @@ _CREDS = struct.Struct("iII")
 
 
 class ZygoteFailed(GraderError):
-    """The warm kernel could not start this kernel (it is started cold instead)."""
+    """The warm kernel could not start this kernel (it is started cold instead);
+    ``healthy``: it refused this kernel alone (its files did not fit, say) and stays."""
+
+    def __init__(self, message: str, healthy: bool = False) -> None:
+        super().__init__(message)
+        self.healthy = healthy
 
 
 def enabled() -> bool:
@@ -114,7 +119,8 @@ def _receive_creds(sock: socket.socket, deadline: float) -> tuple[bytes, int | N
         sock.settimeout(1)
         with contextlib.suppress(OSError):
             data += sock.recv(600)
-        raise ZygoteFailed(f"the warm kernel refused: {data[1:].decode(errors='replace')}")
+        said = data[1:].decode(errors="replace")
+        raise ZygoteFailed(f"the warm kernel refused: {said}", healthy=True)
     return data, pid
 
 
@@ -202,7 +208,9 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         self._control = ours
         startup = {**startup, "grader_zygote.py": ZYGOTE_SCRIPT.read_bytes()}
-        sandbox = Sandbox(self.root, {}, limits, course_readonly(), (), {}, startup, CAPABILITIES)
+        sandbox = Sandbox(
+            self.root, {}, limits, course_readonly(), (), {}, startup, CAPABILITIES, True
+        )
         try:
             command = sandbox.command([sys.executable, "-m", "grader_zygote", str(theirs.fileno())])
             kwargs = sandbox.popen_kwargs()
@@ -263,6 +271,7 @@ class Zygote:
             "files": {k: base64.b64encode(v).decode() for k, v in files.items()},
             "home_files": {k: base64.b64encode(v).decode() for k, v in home_files.items()},
             "env": dict(env),
+            "readonly": [str(path) for path in course_readonly()],
             "argv0": "-m ipykernel_launcher",
             "args": list(argv[3:]),
         }
@@ -293,8 +302,14 @@ class Zygote:
             tag, pid = _receive_creds(ours, deadline)
             if tag != b"K" or pid is None:
                 raise ZygoteFailed(f"the warm kernel failed to set up ({tag!r})")
-            pidfd = os.pidfd_open(pid)
+            pidfd = os.pidfd_open(pid)  # before the kernel starts: this pid is still its
+            ours.sendall(b"G")
             return KernelProcess(ours, pid, pidfd)
+        except OSError as exc:
+            if pidfd >= 0:
+                os.close(pidfd)
+            ours.close()
+            raise ZygoteFailed(f"the warm kernel could not start this kernel: {exc}") from exc
         except BaseException:
             if pidfd >= 0:
                 os.close(pidfd)
@@ -371,10 +386,11 @@ def launch(ipc_dir: Path, argv: Sequence[str], **kwargs) -> KernelProcess | None
     try:
         found = zygote.launch(ipc_dir, argv, **kwargs)
     except ZygoteFailed as exc:
-        _failures += 1
         said = zygote.said()
         log.warning("%s%s; this kernel starts cold", exc, f" ({said})" if said else "")
-        stop(keep_folder=True)  # this kernel's socket folder is in it
+        if not exc.healthy:  # a refusal of this kernel alone keeps the zygote
+            _failures += 1
+            stop(keep_folder=True)  # this kernel's socket folder is in it
         return None
     _failures = 0
     return found

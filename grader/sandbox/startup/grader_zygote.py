@@ -152,7 +152,14 @@ def _loopback_up() -> None:
 
 def _mount_tmpfs(path: str, size: int, mode: str) -> None:
     options = f"size={size},mode={mode}".encode()
-    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", 0, options), f"tmpfs on {path}")
+    flags = MS_NOSUID | MS_NODEV
+    _check(_libc.mount(b"tmpfs", path.encode(), b"tmpfs", flags, options), f"tmpfs on {path}")
+
+
+def _bind_read_only(source: str, path: str) -> None:
+    _check(_libc.mount(source.encode(), path.encode(), None, MS_BIND | MS_REC, None), "bind")
+    flags = MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+    _check(_libc.mount(None, path.encode(), None, flags, None), f"read-only {path}")
 
 
 def _set_up(request: dict) -> None:
@@ -163,11 +170,21 @@ def _set_up(request: dict) -> None:
     home, work, size = request["home"], request["workdir"], request["disk_bytes"]
     root, own = request["socket_root"], request["ipc_dir"]
     held = os.open(own, os.O_PATH | os.O_CLOEXEC)
+    under_tmp = [p for p in request["readonly"] if p.startswith("/tmp/")]  # a checkout there
+    kept = [(p, os.open(p, os.O_PATH | os.O_CLOEXEC), os.path.isdir(p)) for p in under_tmp]
     _mount_tmpfs(home, size, "0700")
     os.makedirs(work, 0o700, exist_ok=True)
     _write_files(home, request["home_files"])
     _write_files(work, request["files"])
     _mount_tmpfs("/tmp", size, "1777")
+    for path, fd, is_dir in kept:  # as bubblewrap binds them: on the new /tmp, read-only
+        if is_dir:
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o644))
+        _bind_read_only(f"/proc/self/fd/{fd}", path)
+        os.close(fd)
     if os.path.isdir("/dev/shm"):  # bubblewrap's /dev is the zygote's: not shared either
         _mount_tmpfs("/dev/shm", size, "1777")
     if os.path.isdir(root):  # not under /tmp: cover the other kernels' folders
@@ -198,6 +215,43 @@ def _mount_proc() -> None:
             _check(_libc.mount(None, path, None, remount, None), f"read-only {path!r}")
 
 
+AUDIT_ARCH = {"x86_64": 0xC000003E, "aarch64": 0xC00000B7}
+KEYRING_CALLS = {
+    "x86_64": (248, 249, 250),
+    "aarch64": (217, 218, 219),
+}  # add_key request_key keyctl
+PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
+SECCOMP_RET_ALLOW, SECCOMP_RET_ERRNO, EPERM = 0x7FFF0000, 0x00050000, 1
+
+
+def _refuse_keyrings() -> None:
+    """A seccomp filter: the kernel keyring calls fail with EPERM (every kernel of a zygote
+    is the same user of the same user namespace, so a key one student adds, the next could
+    read), and so does any call of another architecture or of the x32 ABI."""
+    machine = os.uname().machine
+    arch, calls = AUDIT_ARCH.get(machine), KEYRING_CALLS.get(machine)
+    if arch is None or calls is None:
+        raise OSError(f"seccomp: unknown machine {machine}")
+    ld_abs, jeq, jset, ret = 0x20, 0x15, 0x45, 0x06  # BPF_LD|W|ABS, JMP|JEQ|K, JMP|JSET|K, RET|K
+    deny = SECCOMP_RET_ERRNO | EPERM
+    n = len(calls)
+    program = [
+        (ld_abs, 0, 0, 4),  # the architecture
+        (jeq, 1, 0, arch),
+        (ret, 0, 0, deny),
+        (ld_abs, 0, 0, 0),  # the call's number
+        (jset, n + 1, 0, 0x40000000),  # x32: to deny
+        *((jeq, n - i, 0, call) for i, call in enumerate(calls)),
+        (ret, 0, 0, SECCOMP_RET_ALLOW),
+        (ret, 0, 0, deny),
+    ]
+    code = b"".join(struct.pack("HBBI", *op) for op in program)
+    filters = ctypes.create_string_buffer(code)
+    prog = struct.pack("HxxxxxxP", len(program), ctypes.addressof(filters))
+    fprog = ctypes.create_string_buffer(prog)
+    _check(_libc.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, fprog, 0, 0), "seccomp")
+
+
 def _drop_capabilities() -> None:
     for cap in range(64):
         _libc.prctl(PR_CAPBSET_DROP, cap, 0, 0, 0)  # EINVAL past the last: ignored
@@ -211,7 +265,7 @@ def _drop_capabilities() -> None:
     _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
     with open("/proc/self/status") as status:
         for line in status:
-            if line.startswith(("CapEff", "CapPrm", "CapAmb", "CapInh")):
+            if line.startswith(("CapEff", "CapPrm", "CapAmb", "CapInh", "CapBnd")):
                 if int(line.split()[1], 16):
                     raise OSError(f"a capability is left: {line.strip()}")
 
@@ -225,10 +279,14 @@ def _init(request: dict, sock: socket.socket) -> None:
     code = 70
     try:
         _check(_libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0), "pdeathsig")
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # the kernel's own signals are its own
         _mount_proc()
         _drop_capabilities()
+        _refuse_keyrings()
         signal.signal(signal.SIGCHLD, signal.SIG_DFL)
         _send_pid(sock, b"K")
+        if sock.recv(1) != b"G":  # the worker holds a pidfd of this process now
+            os._exit(70)
         kernel = os.fork()
         if kernel == 0:
             _run_kernel(request, sock)
