@@ -11,9 +11,13 @@ What it trusts, and what it does not:
 
 * The zygote never runs student code. It holds ``CAP_SYS_ADMIN``, ``CAP_NET_ADMIN`` and
   ``CAP_SETPCAP`` in the sandbox's user namespace only (nothing outside it), runs no
-  thread, and is not dumpable.
+  thread, and is not dumpable. Its ``/`` and ``/dev`` are read-only: its kernels share
+  them.
 * Each kernel gets new mount, pid, network, ipc and uts namespaces; a tmpfs home with only
-  its student's files and a tmpfs ``/tmp``; only its own folder of sockets; ``lo`` alone;
+  its student's files, a tmpfs ``/tmp`` and ``/dev/shm`` (a checkout under ``/tmp`` is
+  bound back read-only, as bubblewrap does); only its own folder of sockets; ``lo`` alone;
+  a seccomp filter refusing the kernel keyring (all kernels of a zygote are one user of
+  one user namespace, so a key would pass from one student to the next);
   the job's rlimits and, as root, cgroups of its own (the worker moves its keeper in before
   anything is set up); then every capability is dropped and ``no_new_privs`` set before
   the kernel runs. Its pid namespace has a ``/proc`` of its own and a pid 1 that exits
