@@ -259,3 +259,34 @@ def test_what_one_kernel_leaves_anywhere_the_next_cannot_find(tmp_path, fresh):
         "import os; print([p for p in ('/opt/grader-site/csv.py', '/x', '/dev/x') if os.path.exists(p)])",
     )
     assert found.strip() == "[]"
+
+
+def test_a_checkout_under_tmp_stays_visible_and_read_only(tmp_path, fresh, monkeypatch):
+    """The kernel's new /tmp would hide the course when it is checked out under /tmp (as
+    CI's clone is): the keeper binds the read-only folders there back, read-only."""
+    import tempfile
+
+    checkout = Path(tempfile.mkdtemp(prefix="checkout-", dir="/tmp"))
+    try:
+        (checkout / "lesson.txt").write_text("from the course")
+        checkout.chmod(0o755)
+        plain = zygote.course_readonly
+        monkeypatch.setattr(zygote, "course_readonly", lambda: (*plain(), checkout))
+        from grader.sandbox import bwrap
+
+        monkeypatch.setattr(bwrap, "course_readonly", lambda: (*plain(), checkout))
+        [said] = _run(
+            _student(tmp_path, "ada"),
+            WHO + "\n"
+            f"print(open('{checkout}/lesson.txt').read())\n"
+            "try:\n"
+            f"    open('{checkout}/mine.txt', 'w')\n"
+            "    print('wrote')\n"
+            "except OSError as e:\n"
+            "    print(e.errno)",
+        )
+        assert said.split("\n")[:3] == ["grader_zygote", "from the course", "30"]  # EROFS
+    finally:
+        import shutil
+
+        shutil.rmtree(checkout, ignore_errors=True)
