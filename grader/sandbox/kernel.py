@@ -405,14 +405,17 @@ class SandboxKernelManager(AsyncKernelManager):
         kw["independent"] = True  # keeps our JPY_PARENT_PID=1 (see sandbox_env)
         from . import zygote
 
-        forked = zygote.launch(
-            self._ipc_dir,
-            kernel_cmd,
-            env=kw["env"],
-            files=files,
-            home_files=_home_files(),
-            cgroup_fds=fds,
-        )
+        forked = None
+        # jupyter_client's own steps after a launch; a release without them starts it cold
+        if hasattr(self, "_reconcile_connection_info") and self.provisioner is not None:
+            forked = zygote.launch(
+                self._ipc_dir,
+                kernel_cmd,
+                env=kw["env"],
+                files=files,
+                home_files=_home_files(),
+                cgroup_fds=fds,
+            )
         if forked is not None:  # as LocalProvisioner.launch_kernel, with a forked kernel
             provisioner = self.provisioner
             provisioner.process, provisioner.pid, provisioner.pgid = forked, forked.pid, None
