@@ -25,7 +25,7 @@ from pathlib import Path
 
 from .worker import Job, JobResult, NotebookResult, grade_job
 
-__all__ = ["DaskPool", "LocalPool", "default_workers", "failed", "make_pool"]
+__all__ = ["DaskPool", "LocalPool", "default_workers", "failed", "make_pool", "next_job"]
 
 
 WORKER_GC_THRESHOLDS = (10_000, 20, 20)
@@ -113,6 +113,27 @@ class _Slot:
     job: Job | None = None
     started: float = 0.0
     deadline: float = 0.0
+    assignment: str | None = None  # of the last job it was given in this run
+
+
+def next_job(pending: deque[Job], slot: _Slot, slots: list[_Slot]) -> Job:
+    """Take ``slot``'s next job from ``pending`` (in the order given: longest first): one of
+    the assignment it graded last while any is left, since its judge has that notebook's
+    first lessons run already (:func:`grader.judge.server.serve`); else the first of an
+    assignment no other worker is on; else the first. Workers keep to an assignment each
+    and end together: a worker that runs out of its own takes another's."""
+    others = {other.assignment for other in slots if other is not slot and other.job}
+    chosen = None
+    for index, job in enumerate(pending):
+        if job.assignment == slot.assignment:
+            chosen = index
+            break
+        if chosen is None and job.assignment not in others:
+            chosen = index
+    job = pending[chosen or 0]
+    del pending[chosen or 0]
+    slot.assignment = job.assignment
+    return job
 
 
 def default_workers() -> int:
@@ -171,11 +192,13 @@ class LocalPool:
         """Grade ``jobs``; ``limit(job)`` is the job's wall-clock limit in seconds."""
         pending = deque(jobs)
         slots = self._slots(min(self.workers, len(jobs))) if jobs else []
+        for slot in slots:
+            slot.assignment = None  # a run starts with its longest jobs
         try:
             while pending or any(slot.job for slot in slots):
                 for slot in slots:
                     if slot.job is None and pending:
-                        slot.job = pending.popleft()
+                        slot.job = next_job(pending, slot, slots)
                         slot.started = time.monotonic()
                         slot.deadline = slot.started + limit(slot.job)
                         slot.conn.send(slot.job)

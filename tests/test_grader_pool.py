@@ -106,3 +106,28 @@ def test_the_solutions_seconds_come_from_the_limits_checks_record(tmp_path):
     }
     (tmp_path / CACHE_NAME).write_text(json.dumps(record))
     assert solution_seconds(tmp_path, {"a": "h1", "b": "h2", "c": "h3"}, limits) == {"a": 4.25}
+
+
+def test_workers_keep_to_an_assignment_and_end_together():
+    """Each worker takes the jobs of the assignment it graded last (its judge has that
+    notebook's first lessons run), a free worker starts the longest assignment no one is
+    on, and one that runs out of its own helps with another's."""
+    from collections import deque
+    from types import SimpleNamespace
+
+    from grader.pool import _Slot, next_job
+
+    order = ["08", "08", "08", "05", "05", "05", "01", "01"]  # longest first
+    pending = deque(SimpleNamespace(assignment=a, n=i) for i, a in enumerate(order))
+    slots = [_Slot(None, None) for _ in range(2)]
+    first, second = slots
+    first.job = next_job(pending, first, slots)
+    second.job = next_job(pending, second, slots)
+    assert (first.job.assignment, second.job.assignment) == ("08", "05")
+    taken = [next_job(pending, first, slots).n for _ in range(2)]
+    assert taken == [1, 2]  # its own assignment, in order
+    assert next_job(pending, first, slots).assignment == "01"  # no one else is on it
+    second.job = None  # idle: nobody else's assignment to avoid
+    assert [next_job(pending, second, slots).n for _ in range(2)] == [4, 5]
+    assert next_job(pending, second, slots).n == 7
+    assert not pending

@@ -290,3 +290,33 @@ def test_a_checkout_under_tmp_stays_visible_and_read_only(tmp_path, fresh, monke
         import shutil
 
         shutil.rmtree(checkout, ignore_errors=True)
+
+
+def test_a_notebook_draws_in_a_forked_kernel_as_in_a_cold_one(tmp_path, fresh, monkeypatch):
+    """A forked kernel gets the backend a cold one reads from its environment at import, and
+    its figures as outputs (a zygote that imported matplotlib first would not)."""
+    from grader.sandbox.kernel import SandboxExecute
+
+    draw = nbformat.v4.new_notebook(
+        cells=[
+            nbformat.v4.new_code_cell("import matplotlib\nprint(matplotlib.get_backend())"),
+            nbformat.v4.new_code_cell("import matplotlib.pyplot as plt\nplt.plot([1, 2, 3]);"),
+            nbformat.v4.new_code_cell(WHO),
+        ]
+    )
+
+    def run(name: str) -> tuple[str, list[str], str]:
+        folder = _student(tmp_path, name)
+        executed, _ = SandboxExecute(timeout=60, allow_errors=True).preprocess(
+            draw, {"metadata": {"path": str(folder)}}
+        )
+        backend, figure, who = (cell.outputs for cell in executed.cells)
+        kinds = sorted(kind for out in figure for kind in out.get("data", {}))
+        return backend[0]["text"].strip(), kinds, who[0]["text"].strip()
+
+    warm = run("warm")
+    monkeypatch.setenv(zygote.ENV_SWITCH, "0")
+    cold = run("cold")
+    assert (warm[2], cold[2]) == ("grader_zygote", "bwrap")
+    assert warm[:2] == cold[:2], (warm, cold)
+    assert "inline" in warm[0] and "image/png" in warm[1]

@@ -44,10 +44,13 @@ __all__ = [
     "VISIBLE_PASSED",
     "JudgeScript",
     "JudgeStep",
+    "Lessons",
     "Verdict",
     "Watch",
     "judge_script",
     "judge_shell",
+    "lessons_key",
+    "run_lessons",
     "run_script",
 ]
 
@@ -238,6 +241,48 @@ def judge_shell() -> Any:
     return _shell
 
 
+@dataclass
+class Lessons:
+    """What the lesson cells before a script's first answer left in the judge's shell
+    (:func:`run_lessons`): a judge forked from here starts from them."""
+
+    first: int  # the index of the script's first step that is not a lesson
+    values: dict[str, Any]  # each name a lesson bound, with the value it bound
+    errors: list[str]  # the lessons' errors
+    timings: dict[str, float]  # the seconds they took, by phase
+
+
+def lessons_key(script: JudgeScript) -> str:
+    """What :func:`run_lessons` depends on: the sources of the lessons before the first
+    answer (two scripts with the same key leave the same :class:`Lessons`)."""
+    import hashlib
+    import json
+
+    steps = script.steps
+    first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
+    sources = [step.source for step in steps[:first]]
+    return hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+
+
+def run_lessons(script: JudgeScript) -> Lessons:
+    """Run ``script``'s lesson cells before its first answer in the judge's shell (emptied
+    first if it replayed before)."""
+    timings: dict[str, float] = {}
+    clock = _Clock(timings)
+    with clock("shell"):
+        shell = judge_shell()
+        if getattr(shell, "_replayed", False):  # a second replay in this process
+            shell.reset(new_session=False)
+        shell._replayed = True
+    steps = script.steps
+    first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
+    lessons = Lessons(first, {}, [], timings)
+    with clock("lessons before answers"):
+        for step in steps[:first]:
+            _lesson(shell, step, lessons.errors, lessons.values)
+    return lessons
+
+
 def run_script(
     script: JudgeScript,
     connect: Callable[[], KernelLink],
@@ -245,12 +290,15 @@ def run_script(
     ready: Callable[[], bool] = lambda: True,
     watch: Watch | None = None,
     timings: dict[str, float] | None = None,
+    before: Lessons | None = None,
 ) -> list[Verdict]:
     """Replay ``script`` against the learner's kernel; one verdict per test.
 
     The lesson cells before the first answer run at once (while the learner's notebook still
-    runs in its kernel); then ``ready()`` waits until it has run (``False``: grading was
-    abandoned, no verdict) and ``connect()`` links the judge to the kernel.
+    runs in its kernel), unless ``before`` says what they left (:func:`run_lessons`, run
+    in this process or in the one it was forked from); then ``ready()`` waits until the
+    notebook has run (``False``: grading was abandoned, no verdict) and ``connect()`` links
+    the judge to the kernel.
 
     The error of a lesson cell that fails here is appended to ``lesson_errors``: a lesson that
     uses an unanswered exercise fails, as it does in the learner's kernel; one that fails on
@@ -261,25 +309,25 @@ def run_script(
 
     ``timings``, if given, gets the seconds each phase of the replay took.
     """
-    clock = _Clock(timings if timings is not None else {})
-    with clock("shell"):
-        shell = judge_shell()
-        if getattr(shell, "_replayed", False):  # a second replay in this process
-            shell.reset(new_session=False)
-        shell._replayed = True
-    steps = script.steps
-    first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
-    lessons: dict[str, Any] = {}
-    with clock("lessons before answers"):
-        for step in steps[:first]:
-            _lesson(shell, step, lesson_errors, lessons)
+    totals = timings if timings is not None else {}
+    clock = _Clock(totals)
+    if before is None:
+        before = run_lessons(script)
+    for phase, seconds in before.timings.items():  # where they ran: here, or in the template
+        totals[phase] = totals.get(phase, 0.0) + seconds
+    if lesson_errors is not None:
+        lesson_errors += before.errors
+    lessons = before.values
+    shell = judge_shell()
     with clock("waiting for the notebook"):
         if not ready():
             return []
     with clock("connect"):
         link = connect()
     try:
-        return _replay(script, steps[first:], shell, link, lesson_errors, lessons, watch, clock)
+        return _replay(
+            script, script.steps[before.first :], shell, link, lesson_errors, lessons, watch, clock
+        )
     finally:
         link.close()
 

@@ -21,11 +21,11 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass, field
 
 from .link import JudgeError, KernelLink
 from .netns import NetworkIsolationError, isolate
-from .script import JudgeScript, Verdict, judge_shell, run_script
+from .script import JudgeScript, Lessons, Verdict, judge_shell, lessons_key, run_lessons, run_script
 
 __all__ = ["PRELOAD", "JudgeRun", "main", "serve", "start_warm"]
 
@@ -208,14 +208,11 @@ def _stop_server() -> None:
     _server = None
 
 
-def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
-    """Judge one request in this process; the reply line (``{"verdicts": ...}``).
-
-    When the kernel is sandboxed (its channels are Unix sockets), this process first moves
-    into a network of its own, loopback only (:func:`grader.judge.netns.isolate`): nothing the
+def _isolate(request: dict) -> None:
+    """When the kernel is sandboxed (its channels are Unix sockets), move this process into
+    a network of its own, loopback only (:func:`grader.judge.netns.isolate`): nothing the
     judge runs or lends can reach another host. Without the sandbox (``--no-sandbox``,
-    trusted work) the kernel listens on the machine's loopback and the judge keeps it.
-    """
+    trusted work) the kernel listens on the machine's loopback and the judge keeps it."""
     if request["connection"].get("transport") == "ipc":
         try:
             isolate()
@@ -224,6 +221,19 @@ def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
                 f"the judge could not get a network of its own ({exc}): it needs what "
                 "bubblewrap needs (root, or unprivileged user namespaces)"
             ) from None
+
+
+def _judge(
+    request: dict, ready: Callable[[], bool] = lambda: True, before: Lessons | None = None
+) -> str:
+    """Judge one request in this process; the reply line (``{"verdicts": ...}``).
+
+    The process is isolated first (:func:`_isolate`), unless ``before`` is given: the
+    lessons before the first answer ran in the process this one was forked from, already
+    isolated.
+    """
+    if before is None:
+        _isolate(request)
     script = JudgeScript.from_dict(request["script"])
 
     def connect() -> KernelLink:
@@ -236,7 +246,7 @@ def _judge(request: dict, ready: Callable[[], bool] = lambda: True) -> str:
 
     lesson_errors: list[str] = []
     timings: dict[str, float] = {}
-    verdicts = run_script(script, connect, lesson_errors, ready, timings=timings)
+    verdicts = run_script(script, connect, lesson_errors, ready, timings=timings, before=before)
     return json.dumps(
         {
             "verdicts": [asdict(v) for v in verdicts],
@@ -282,8 +292,163 @@ def _judge_env() -> dict[str, str]:
     return env
 
 
+TEMPLATE_SECONDS = 120.0
+"""How long a lesson template (see :func:`serve`) is used for. Its lessons ran when it
+started, at that time: a token a lesson issued then, checked by a test against the clock,
+ages while the template serves. A fresh judge has the same gap, its notebook's run; this
+keeps a template's no longer than a slow notebook's."""
+
+
+@dataclass
+class _Template:
+    """A forked process that ran one script's lessons before the first answer and forks a
+    judge per request from there (:func:`_template_main`)."""
+
+    key: str
+    pid: int
+    commands: int  # request lines and the worker's words, to the template
+    replies: io.BufferedReader  # one reply line per request, from the template
+    folder: str  # its working folder and its judges' (removed with it)
+    started: float = field(default_factory=time.monotonic)
+    reusable: bool = True  # it said it takes another request
+
+    def reply(self) -> bytes:
+        """The reply line to the request just sent (empty: the template is gone)."""
+        said = self.replies.read(1)
+        self.reusable = said == _MORE
+        return self.replies.readline() if said else b""
+
+    def close(self) -> None:
+        """Kill the template (and any judge it forked), and remove its folders."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, 9)
+        with contextlib.suppress(ChildProcessError):
+            os.waitpid(self.pid, 0)
+        with contextlib.suppress(OSError):
+            os.close(self.commands)
+        self.replies.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_MORE, _LAST = b"+", b"-"  # before each reply line: the template takes another request, or not
+
+
+def _template_key(request: dict) -> str:
+    """Requests with the same key can share a template: the same lessons before the first
+    answer, run in the same kind of network."""
+    script = JudgeScript.from_dict(request["script"])
+    isolated = request["connection"].get("transport") == "ipc"
+    return f"{lessons_key(script)}:{isolated}"
+
+
+def _start_template(key: str, request: dict) -> _Template:
+    commands, theirs = os.pipe()
+    ours, replies = os.pipe()
+    folder = tempfile.mkdtemp(prefix="judge-")
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            os.close(theirs)
+            os.close(ours)
+            sys.stdin.close()
+            _template_main(request, commands, replies, folder)
+        except BaseException:  # noqa: BLE001 - the worker is told by the missing reply
+            code = 1
+        os._exit(code)
+    os.close(commands)
+    os.close(replies)
+    return _Template(key, pid, theirs, os.fdopen(ours, "rb"), folder)
+
+
+def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) -> None:
+    """The template: isolated once, it runs ``first``'s lessons before the first answer, then
+    pauses the local servers they started (:func:`authlab.cloud.serving.pause`) and judges
+    each request in a process forked from here, which serves them again from its own copy
+    of their state. One reply line per request on ``replies_fd``. If the servers cannot be
+    paused (a thread is left), it judges ``first`` itself and exits."""
+    import gc
+
+    from authlab.cloud import serving
+
+    commands = os.fdopen(commands_fd, "rb")
+    replies = os.fdopen(replies_fd, "wb", buffering=0)
+    lessons_folder = os.path.join(folder, "lessons")
+    os.mkdir(lessons_folder)
+    os.chdir(lessons_folder)  # the lessons' working folder; each judge gets a copy
+    try:
+        _isolate(first)
+        before = run_lessons(JudgeScript.from_dict(first["script"]))
+    except BaseException as exc:  # noqa: BLE001 - the reply says it
+        commands.readline()  # the worker's word
+        said = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
+        replies.write(_LAST + said.encode() + b"\n")
+        return
+    reusable = serving.pause()
+    if not reusable:  # a thread would not survive a fork: this process judges, once
+        serving.resume()
+        reply = _reply_of(lambda: _judge(first, _word_from(commands), before))
+        replies.write(_LAST + reply.encode() + b"\n")
+        return
+    gc.collect()
+    gc.freeze()  # the judges' pages stay shared longer
+    request: dict | None = first
+    count = 0
+    while request is not None:
+        count += 1
+        scratch = os.path.join(folder, str(count))
+        shutil.copytree(lessons_folder, scratch)
+        words, relay = os.pipe()
+        said, told = os.pipe()
+        child = os.fork()
+        if child == 0:
+            for mine in (relay, said, commands_fd, replies_fd):  # the template's, not a judge's
+                with contextlib.suppress(OSError):
+                    os.close(mine)
+            os.chdir(scratch)
+            serving.resume()
+            reply = _reply_of(lambda r=request, w=words: _judge(r, _waiter(w), before))
+            os.write(told, reply.encode() + b"\n")
+            os._exit(0)
+        before.timings = {}  # the first judge reports the lessons' seconds, the others none
+        os.close(words)
+        os.close(told)
+        os.write(relay, commands.readline() or b"stop\n")  # the worker's go, or stop
+        os.close(relay)
+        with os.fdopen(said, "rb") as reading:
+            reply_line = reading.readline()
+        _, status = os.waitpid(child, 0)
+        if status != 0 or not reply_line.endswith(b"\n"):
+            reply_line = b"the judge process crashed\n"
+        replies.write(_MORE + reply_line)
+        shutil.rmtree(scratch, ignore_errors=True)
+        line = commands.readline()
+        request = json.loads(line) if line.strip() else None
+
+
+def _reply_of(judge: Callable[[], str]) -> str:
+    """``judge()``'s reply line, or the error it raised as one."""
+    try:
+        return judge()
+    except BaseException as exc:  # noqa: BLE001 - reported, then the process exits
+        return f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
+
+
+def _word_from(commands: io.BufferedReader) -> Callable[[], bool]:
+    """The worker's word, read where the requests come from (``go``: the notebook has run)."""
+    return lambda: commands.readline().strip() == b"go"
+
+
 def serve() -> None:
-    """The warm judge: import :data:`PRELOAD`, then fork one judge per request line."""
+    """The warm judge: import :data:`PRELOAD`, then judge each request line in a forked
+    process (each is followed by the worker's word: ``go`` once the notebook has run).
+
+    A request goes to the *template* of its script (:func:`_template_main`), a process forked
+    from here that ran the script's lessons before the first answer: the first request of a
+    script waits for them (they run while the learner's notebook runs), the next ones of the
+    same script (the class's other students, when this worker grades them) find them done.
+    One template is kept, for :data:`TEMPLATE_SECONDS` at most.
+    """
     import gc
     import importlib
 
@@ -295,26 +460,46 @@ def serve() -> None:
         judge_shell()  # each forked judge finds the shell made, as if it had made it
     gc.collect()
     gc.freeze()
-    for line in sys.stdin.buffer:
-        scratch = tempfile.mkdtemp(prefix="judge-")  # the lessons' working folder
-        words, relay = os.pipe()
-        child = os.fork()
-        if child == 0:
+    template: _Template | None = None
+    try:
+        for line in sys.stdin.buffer:
             try:
-                os.close(relay)
-                os.chdir(scratch)
-                reply = _judge(json.loads(line), _waiter(words))
-            except BaseException as exc:  # noqa: BLE001 - reported, then the child exits
-                reply = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
-            os.write(out, reply.encode() + b"\n")
-            os._exit(0)
-        os.close(words)
-        os.write(relay, sys.stdin.buffer.readline() or b"stop\n")  # the worker's go, or stop
-        os.close(relay)
-        _, status = os.waitpid(child, 0)
-        if status != 0:
-            os.write(out, b"the judge process crashed\n")
-        shutil.rmtree(scratch, ignore_errors=True)
+                request = json.loads(line)
+                key = _template_key(request)
+            except (ValueError, KeyError, TypeError) as exc:
+                sys.stdin.buffer.readline()  # the worker's word
+                os.write(out, f"unreadable request: {exc}"[:300].encode() + b"\n")
+                continue
+            if template is not None and (
+                template.key != key
+                or time.monotonic() - template.started > TEMPLATE_SECONDS
+                or not template.reusable
+            ):
+                template.close()
+                template = None
+            if template is None:
+                template = _start_template(key, request)
+                sent = True
+            else:
+                sent = _write(template.commands, line)
+            word = sys.stdin.buffer.readline() or b"stop\n"
+            sent = sent and _write(template.commands, word)
+            reply = template.reply() if sent else b""
+            if not reply.endswith(b"\n"):  # the template is gone
+                reply = b"the judge process crashed\n"
+                template.reusable = False
+            os.write(out, reply)
+    finally:
+        if template is not None:
+            template.close()
+
+
+def _write(fd: int, data: bytes) -> bool:
+    try:
+        os.write(fd, data)
+    except OSError:
+        return False
+    return True
 
 
 def main() -> int:

@@ -34,6 +34,7 @@ from botocore.config import Config
 
 from ..errors import AwsUnavailableError
 from .cors import CorsFront
+from .serving import ServingThread, TrackedConnections
 
 __all__ = [
     "DEFAULT_REGION",
@@ -97,7 +98,8 @@ class OneLineServerErrors(logging.Filter):
 
 
 class MotoServer:
-    """A moto server on a free port of 127.0.0.1, in a background thread of this process.
+    """A moto server on a free port of 127.0.0.1, in a background thread of this process
+    (:class:`~authlab.cloud.serving.ServingThread`).
 
     Browsers' CORS preflights are answered by :class:`~authlab.cloud.cors.CorsFront` in front
     of moto (``refuse_preflights=True`` makes it refuse them all, for tests of a page's errors).
@@ -114,7 +116,7 @@ class MotoServer:
         self._requested_port = port
         self._refuse_preflights = refuse_preflights
         self._server: Any = None
-        self._thread: threading.Thread | None = None
+        self._thread: ServingThread | None = None
         self.front: CorsFront | None = None
         """The CORS front moto runs behind (its ``preflights`` say what browsers asked)."""
         self._session = boto3.session.Session(region_name=region, **DUMMY_CREDENTIALS)
@@ -132,7 +134,6 @@ class MotoServer:
                     MotoRequestHandler,
                     create_backend_app,
                 )
-                from werkzeug.serving import make_server
             except ImportError as exc:  # pragma: no cover - depends on the install
                 raise AwsUnavailableError(
                     "moto's server mode is not installed.",
@@ -150,18 +151,14 @@ class MotoServer:
             )
             try:
                 # Never the default 0.0.0.0: the local AWS must not be reachable from outside.
-                server = make_server(
-                    "127.0.0.1",
-                    self._requested_port,
-                    self.front,
-                    threaded=True,
-                    request_handler=MotoRequestHandler,
+                server = _moto_server_class()(
+                    "127.0.0.1", self._requested_port, self.front, MotoRequestHandler
                 )
             except OSError as exc:
                 raise AwsUnavailableError(
                     f"Could not start the moto server on 127.0.0.1:{self._requested_port}: {exc}."
                 ) from exc
-            thread = threading.Thread(target=server.serve_forever, name="authlab-moto", daemon=True)
+            thread = ServingThread(server, "authlab-moto")
             thread.start()
             self._thread = thread
             self._server = server
@@ -170,13 +167,10 @@ class MotoServer:
     def stop(self) -> None:
         """Stop serving (a second call does nothing); :meth:`reset` first to wipe the state."""
         with self._lock:
-            server, self._server = self._server, None
+            self._server = None
             thread, self._thread = self._thread, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
         if thread is not None:
-            thread.join(timeout=5)
+            thread.stop()
 
     def __enter__(self) -> MotoServer:
         return self.start()
@@ -236,6 +230,14 @@ class MotoServer:
 
 _shared: MotoServer | None = None
 _shared_lock = threading.Lock()
+
+
+def _moto_server_class() -> type:
+    """werkzeug's threaded server, keeping the connections it accepted (see
+    :mod:`authlab.cloud.serving`)."""
+    from werkzeug.serving import ThreadedWSGIServer
+
+    return type("MotoWSGIServer", (TrackedConnections, ThreadedWSGIServer), {})
 
 
 def start_moto(*, region: str = DEFAULT_REGION) -> MotoServer | None:

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import ConfigurationError
+from .serving import ServingThread, TrackedConnections
 
 __all__ = ["HttpRequest", "HttpResponse", "LocalHttpServer"]
 
@@ -116,7 +117,7 @@ def _handler_class(app: App) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(TrackedConnections, ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     stopped = False  # set by LocalHttpServer.stop(); open keep-alive connections then close
@@ -133,7 +134,7 @@ class LocalHttpServer:
         self.name = name
         self._requested_port = port
         self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
+        self._thread: ServingThread | None = None
         self._lock = threading.Lock()
 
     def start(self) -> LocalHttpServer:
@@ -148,9 +149,7 @@ class LocalHttpServer:
                         f"{exc}.",
                         hint="Pass port=0 to pick a free port.",
                     ) from exc
-                thread = threading.Thread(
-                    target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
-                )
+                thread = ServingThread(server, f"authlab-{self.name}", poll_interval=0.05)
                 thread.start()
                 self._server, self._thread = server, thread
         return self
@@ -162,10 +161,8 @@ class LocalHttpServer:
             thread, self._thread = self._thread, None
         if server is not None:
             server.stopped = True
-            server.shutdown()
-            server.server_close()
         if thread is not None:
-            thread.join(timeout=5)
+            thread.stop()
 
     def __enter__(self) -> LocalHttpServer:
         return self.start()
