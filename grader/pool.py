@@ -173,8 +173,13 @@ class LocalPool:
 
     def _slots(self, wanted: int) -> list[_Slot]:
         """``wanted`` workers: the idle ones kept from the last run (if alive), then new."""
-        import nbgrader.converters  # noqa: F401 - imported once, before forking
+        # Imported once, before forking: each worker would import them for its first job
+        # (jupyter_client finds the python3 kernel with ipykernel.kernelspec, and IPython).
+        import ipykernel.kernelspec  # noqa: F401
+        import nbgrader.converters  # noqa: F401
         import nbgrader.preprocessors  # noqa: F401
+
+        from .sandbox import cgroups, zygote  # noqa: F401
 
         if self._tmpdir is None:
             compile_course_library()

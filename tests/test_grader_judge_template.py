@@ -155,3 +155,30 @@ def test_an_unreadable_request_is_answered_and_the_judge_goes_on(judge):
     judge.process.stdin.flush()
     assert judge.process.stdout.readline().startswith(b"unreadable request")
     assert _passed(judge.ask(_script(LESSON, TEST))) == [True]
+
+
+def test_switched_off_every_judge_runs_its_lessons(tmp_path, monkeypatch):
+    monkeypatch.setenv("GRADER_JUDGE_TEMPLATE", "0")
+    judge = _Judge(tmp_path)
+    try:
+        script = _script(LESSON, TEST, CLEAN)
+        assert [_passed(judge.ask(script)) for _ in range(2)] == [[True, True]] * 2
+        assert judge.lessons_ran() == 2
+    finally:
+        judge.close()
+
+
+def test_the_judges_matplotlib_renders_no_figure():
+    """``%matplotlib inline`` in a lesson leaves the judge on the non-interactive backend:
+    the figures it draws are never shown, so never rendered."""
+    import matplotlib
+
+    from grader.judge.script import judge_shell
+
+    shell = judge_shell()
+    result = shell.run_cell(
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]);"
+    )
+    assert result.success and matplotlib.get_backend() == "agg"
+    hooks = [repr(hook) for hook in shell.events.callbacks["post_execute"]]
+    assert not [hook for hook in hooks if "flush_figures" in hook], hooks

@@ -2,10 +2,11 @@
 
 :mod:`.execute` runs a submitted notebook in the sandboxed kernel (:mod:`grader.sandbox`)
 but never sends it a graded test cell; :mod:`.server` starts, per notebook, a judge process
-(forked from a warm one, in a network of its own: :mod:`.netns`) that replays the
-instructor's notebook (:mod:`.script`), reaches the student's answers through the kernel
-(:mod:`.link`, which sends :mod:`.probe`'s source there) and reads every reply as plain
-data (:mod:`.wire`).
+(forked from a template that ran the notebook's first lessons in a network of its own:
+:mod:`.netns`; one judge at a time per template, each from its own copy of their state)
+that replays the rest of the instructor's notebook (:mod:`.script`), reaches the student's
+answers through the kernel (:mod:`.link`, which sends :mod:`.probe`'s source there) and
+reads every reply as plain data (:mod:`.wire`).
 
 **Trusted**: the instructor's source notebook (its lessons and its tests, visible and
 hidden), the course library, and the judge's own process, which never runs student code.

@@ -236,6 +236,15 @@ def judge_shell() -> Any:
             def enable_gui(self, gui: str | None = None) -> None:
                 """No GUI event loop: the judge draws nothing."""
 
+            def enable_matplotlib(self, gui: str | None = None) -> tuple[None, str]:
+                """``%matplotlib``, whatever it asks: matplotlib's non-interactive backend.
+                No figure is shown, so none is rendered (the inline backend would make a
+                PNG of each at the end of every cell)."""
+                import matplotlib
+
+                matplotlib.use("agg")
+                return None, "agg"
+
         os.environ["MPLBACKEND"] = "agg"
         _shell = JudgeShell.instance()
     return _shell

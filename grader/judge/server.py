@@ -3,9 +3,19 @@
 :class:`JudgeRun` starts a notebook's judge (:mod:`grader.judge.script`) as soon as the notebook's
 kernel is up, so the lessons it replays before the first answer run while the student's
 notebook still runs; :meth:`JudgeRun.finish` says the notebook has run and collects the
-verdicts. The judge is forked from a warm process (``python -m grader.judge.server
---serve``) that has imported :data:`PRELOAD` once for its worker; the worker's word to go
-reaches the forked judge through a pipe of its own, relayed by the warm parent.
+verdicts. The warm judge (``python -m grader.judge.server --serve``) has imported
+:data:`PRELOAD` once for its worker; the worker's word to go reaches the judge through
+pipes of its own, relayed by the processes in between.
+
+Between the warm judge and the notebook's judge stands the notebook's *template*: a process
+forked from the warm judge that moved into a network of its own (:mod:`.netns`) and ran the
+lessons before the first answer, once. Each student's judge is forked from it, one at a
+time, in that network, with its own copy of the lessons' state and working folder: the
+local servers the lessons started are paused in the template and bound again, same ports,
+in each judge (:mod:`authlab.cloud.serving`). A template whose lessons leave another thread
+running judges its first student itself and is not forked from. The workers keep to one
+notebook while any of its students is left (:func:`grader.pool.next_job`), so most
+students' judges find the lessons run.
 """
 
 from __future__ import annotations
@@ -292,11 +302,15 @@ def _judge_env() -> dict[str, str]:
     return env
 
 
+TEMPLATE_SWITCH = "GRADER_JUDGE_TEMPLATE"
+"""``GRADER_JUDGE_TEMPLATE=0`` in the grader's environment: no template is forked from;
+every judge runs its lessons itself."""
+
 TEMPLATE_SECONDS = 120.0
 """How long a lesson template (see :func:`serve`) is used for. Its lessons ran when it
-started, at that time: a token a lesson issued then, checked by a test against the clock,
-ages while the template serves. A fresh judge has the same gap, its notebook's run; this
-keeps a template's no longer than a slow notebook's."""
+started: a token a lesson issued then, checked by a test against the clock, ages while the
+template serves. A fresh judge has such a gap too (its notebook's run); this keeps a
+template's within a slow notebook's."""
 
 
 @dataclass
@@ -384,7 +398,7 @@ def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) 
         said = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
         replies.write(_LAST + said.encode() + b"\n")
         return
-    reusable = serving.pause()
+    reusable = os.environ.get(TEMPLATE_SWITCH, "1") != "0" and serving.pause()
     if not reusable:  # a thread would not survive a fork: this process judges, once
         serving.resume()
         reply = _reply_of(lambda: _judge(first, _word_from(commands), before))
@@ -405,9 +419,7 @@ def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) 
             for mine in (relay, said, commands_fd, replies_fd):  # the template's, not a judge's
                 with contextlib.suppress(OSError):
                     os.close(mine)
-            os.chdir(scratch)
-            serving.resume()
-            reply = _reply_of(lambda r=request, w=words: _judge(r, _waiter(w), before))
+            reply = _reply_of(lambda r=request, w=words, f=scratch: _forked(r, w, f, before))
             os.write(told, reply.encode() + b"\n")
             os._exit(0)
         before.timings = {}  # the first judge reports the lessons' seconds, the others none
@@ -424,6 +436,16 @@ def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) 
         shutil.rmtree(scratch, ignore_errors=True)
         line = commands.readline()
         request = json.loads(line) if line.strip() else None
+
+
+def _forked(request: dict, words: int, folder: str, before: Lessons) -> str:
+    """In a judge forked from a template: its own working folder, the lessons' servers
+    serving again from this process, then the request judged."""
+    from authlab.cloud import serving
+
+    os.chdir(folder)
+    serving.resume()
+    return _judge(request, _waiter(words), before)
 
 
 def _reply_of(judge: Callable[[], str]) -> str:
