@@ -11,13 +11,17 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
 from grader.judge.script import JudgeScript, JudgeStep
+from grader.sandbox.bwrap import probe
 
-pytestmark = pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+pytestmark = pytest.mark.skipif(
+    not hasattr(os, "fork") or probe() is not None, reason="needs fork and namespaces"
+)
 
 HARNESS = """
 import sys
@@ -65,7 +69,8 @@ def _script(lesson: str, *tests: str) -> dict:
 
 
 class _Judge:
-    def __init__(self, tmp_path: Path):
+    def __init__(self, tmp_path: Path, transport: str = "ipc"):
+        self.transport = transport  # ipc: the kernel is sandboxed, the judge isolated
         self.log = tmp_path / "lessons-ran"
         self.log.write_text("")
         env = {**os.environ, "LESSONS_RAN": str(self.log)}
@@ -79,7 +84,7 @@ class _Judge:
         )
 
     def ask(self, script: dict, word: str = "go") -> dict | str:
-        request = {"script": script, "connection": {"transport": "tcp"}, "timeout": 10}
+        request = {"script": script, "connection": {"transport": self.transport}, "timeout": 10}
         self.process.stdin.write(json.dumps(request).encode() + b"\n" + word.encode() + b"\n")
         self.process.stdin.flush()
         line = self.process.stdout.readline().decode()
@@ -171,14 +176,54 @@ def test_switched_off_every_judge_runs_its_lessons(tmp_path, monkeypatch):
 def test_the_judges_matplotlib_renders_no_figure():
     """``%matplotlib inline`` in a lesson leaves the judge on the non-interactive backend:
     the figures it draws are never shown, so never rendered."""
-    import matplotlib
-
-    from grader.judge.script import judge_shell
-
-    shell = judge_shell()
-    result = shell.run_cell(
-        "%matplotlib inline\nimport matplotlib.pyplot as plt\nplt.plot([1, 2]);"
+    code = """
+import matplotlib
+from grader.judge.script import judge_shell
+shell = judge_shell()
+result = shell.run_cell("%matplotlib inline\\nimport matplotlib.pyplot as plt\\nplt.plot([1, 2]);")
+hooks = [repr(hook) for hook in shell.events.callbacks["post_execute"]]
+print(result.success, matplotlib.get_backend(), any("flush_figures" in h for h in hooks))
+"""
+    done = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=120
     )
-    assert result.success and matplotlib.get_backend() == "agg"
-    hooks = [repr(hook) for hook in shell.events.callbacks["post_execute"]]
-    assert not [hook for hook in hooks if "flush_figures" in hook], hooks
+    assert done.stdout.split()[-3:] == ["True", "agg", "False"], done.stdout + done.stderr
+
+
+def test_lessons_that_leave_a_file_open_or_a_process_are_run_by_each_judge(judge, tmp_path):
+    for leaves in (
+        f"kept = open({str(tmp_path / 'log')!r}, 'a')",
+        "import subprocess\nkept = subprocess.Popen(['sleep', '60'])",
+    ):
+        script = _script(LESSON + "\n" + leaves + "\n", TEST)
+        before = judge.lessons_ran()
+        assert [_passed(judge.ask(script)) for _ in range(2)] == [[True]] * 2
+        assert judge.lessons_ran() == before + 2, leaves
+
+
+def test_without_the_sandbox_no_judge_is_forked_from_a_template(tmp_path):
+    judge = _Judge(tmp_path, transport="tcp")  # the machine's loopback: its ports are shared
+    try:
+        script = _script(LESSON, TEST)
+        assert [_passed(judge.ask(script)) for _ in range(2)] == [[True]] * 2
+        assert judge.lessons_ran() == 2
+    finally:
+        judge.close()
+
+
+def test_a_template_that_died_or_failed_a_judge_is_replaced(judge):
+    import psutil
+
+    script = _script(LESSON, TEST)
+    assert _passed(judge.ask(script)) == [True]
+    [template] = psutil.Process(judge.process.pid).children()
+    template.kill()  # serve's child: it reaps it on the next request
+    while template.status() != psutil.STATUS_ZOMBIE:
+        time.sleep(0.05)
+    assert _passed(judge.ask(script)) == [True]  # a new template, not "crashed"
+    assert judge.lessons_ran() == 2
+    broken = JudgeScript.from_dict(script)  # the same lessons, so the same template
+    broken.steps.append(JudgeStep("test", source="import os; os._exit(3)", grade_id="x", points=1))
+    assert judge.ask(broken.to_dict()) == "the judge process crashed\n"
+    assert _passed(judge.ask(script)) == [True]  # not from the template that saw it crash
+    assert judge.lessons_ran() == 3

@@ -305,6 +305,8 @@ def test_a_notebook_draws_in_a_forked_kernel_as_in_a_cold_one(tmp_path, fresh, m
         ]
     )
 
+    monkeypatch.delenv("MPLBACKEND", raising=False)  # a judge made in this process sets it
+
     def run(name: str) -> tuple[str, list[str], str]:
         folder = _student(tmp_path, name)
         executed, _ = SandboxExecute(timeout=60, allow_errors=True).preprocess(

@@ -1,14 +1,20 @@
 """authlab.cloud.serving: the local servers of a process, paused before a fork and serving
-again in the child, each process from its own state, on the same ports."""
+again in the child, each process from its own state, on the same ports.
+
+Each scenario runs in a fresh interpreter: a fork needs a process whose only thread is the
+main one, and this one has servers and threads of other tests."""
 
 from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 import threading
-import urllib.request
+from pathlib import Path
 
 import pytest
+import requests
 
 from authlab.cloud import serving
 from authlab.cloud.aws import MotoServer
@@ -37,16 +43,37 @@ def _in_child(work) -> dict:
     return found
 
 
+def _in_fresh_interpreter(scenario: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", f"import tests.test_serving as t; t.{scenario}(); print('done')"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
+    )
+    assert done.stdout.strip().endswith("done"), done.stdout + done.stderr
+
+
 def test_each_process_serves_its_own_state_on_the_same_port_after_a_fork():
+    _in_fresh_interpreter("_own_state_after_a_fork")
+
+
+def test_a_stopped_server_is_forgotten_and_a_paused_one_stops():
+    _in_fresh_interpreter("_stopped_and_paused")
+
+
+def _own_state_after_a_fork():
     counts = {"n": 0}
 
     def count(request):
         counts["n"] += 1
         return HttpResponse.json(200, {"pid": os.getpid(), "n": counts["n"]})
 
+    web = requests.Session()  # keeps its connections alive
+
     def get(url: str) -> dict:
-        with urllib.request.urlopen(url, timeout=10) as reply:  # noqa: S310 - 127.0.0.1
-            return json.loads(reply.read())
+        return web.get(url, timeout=10).json()
 
     with MotoServer() as aws, LocalHttpServer(count, name="counter") as local:
         dynamodb = aws.client("dynamodb")
@@ -79,7 +106,7 @@ def test_each_process_serves_its_own_state_on_the_same_port_after_a_fork():
     assert serving.serving() == []
 
 
-def test_a_stopped_server_is_forgotten_and_a_paused_one_stops():
+def _stopped_and_paused():
     server = LocalHttpServer(lambda request: HttpResponse.json(200, {}), name="x").start()
     assert len(serving.serving()) == 1
     assert serving.pause()

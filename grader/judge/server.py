@@ -307,7 +307,7 @@ TEMPLATE_SWITCH = "GRADER_JUDGE_TEMPLATE"
 every judge runs its lessons itself."""
 
 TEMPLATE_SECONDS = 120.0
-"""How long a lesson template (see :func:`serve`) is used for. Its lessons ran when it
+"""How long after it started a lesson template (see :func:`serve`) takes requests. Its lessons ran when it
 started: a token a lesson issued then, checked by a test against the clock, ages while the
 template serves. A fresh judge has such a gap too (its notebook's run); this keeps a
 template's within a slow notebook's."""
@@ -325,6 +325,7 @@ class _Template:
     folder: str  # its working folder and its judges' (removed with it)
     started: float = field(default_factory=time.monotonic)
     reusable: bool = True  # it said it takes another request
+    exited: bool = False  # reaped
 
     def reply(self) -> bytes:
         """The reply line to the request just sent (empty: the template is gone)."""
@@ -332,12 +333,25 @@ class _Template:
         self.reusable = said == _MORE
         return self.replies.readline() if said else b""
 
+    def alive(self) -> bool:
+        """Whether the process is still running (if not, it is reaped)."""
+        if self.exited:
+            return False
+        try:
+            self.exited = os.waitpid(self.pid, os.WNOHANG)[0] != 0
+        except ChildProcessError:
+            self.exited = True
+        return not self.exited
+
     def close(self) -> None:
-        """Kill the template (and any judge it forked), and remove its folders."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(self.pid, 9)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(self.pid, 0)
+        """Kill the template and remove its folders. It is closed between requests, when
+        no judge it forked is running."""
+        if self.alive():
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(self.pid, 9)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.exited = True
         with contextlib.suppress(OSError):
             os.close(self.commands)
         self.replies.close()
@@ -379,8 +393,11 @@ def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) 
     """The template: isolated once, it runs ``first``'s lessons before the first answer, then
     pauses the local servers they started (:func:`authlab.cloud.serving.pause`) and judges
     each request in a process forked from here, which serves them again from its own copy
-    of their state. One reply line per request on ``replies_fd``. If the servers cannot be
-    paused (a thread is left), it judges ``first`` itself and exits."""
+    of their state. One reply line per request on ``replies_fd``, after a byte saying
+    whether it takes another. It judges ``first`` itself and takes no other when its judges
+    would share something: a thread the lessons left, a child process or an open file
+    (:func:`_alone`), or the machine's network (the kernel is not sandboxed). After a judge
+    that gave no verdicts, it takes no other either."""
     import gc
 
     from authlab.cloud import serving
@@ -392,14 +409,20 @@ def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) 
     os.chdir(lessons_folder)  # the lessons' working folder; each judge gets a copy
     try:
         _isolate(first)
+        files = _open_files()
         before = run_lessons(JudgeScript.from_dict(first["script"]))
     except BaseException as exc:  # noqa: BLE001 - the reply says it
         commands.readline()  # the worker's word
         said = f"{type(exc).__name__}: {exc}"[:300].replace("\n", " ")
         replies.write(_LAST + said.encode() + b"\n")
         return
-    reusable = os.environ.get(TEMPLATE_SWITCH, "1") != "0" and serving.pause()
-    if not reusable:  # a thread would not survive a fork: this process judges, once
+    reusable = (
+        os.environ.get(TEMPLATE_SWITCH, "1") != "0"
+        and first["connection"].get("transport") == "ipc"  # its ports are its own network's
+        and serving.pause()
+        and _alone(files)
+    )
+    if not reusable:  # what its judges would share: this process judges, once
         serving.resume()
         reply = _reply_of(lambda: _judge(first, _word_from(commands), before))
         replies.write(_LAST + reply.encode() + b"\n")
@@ -425,17 +448,48 @@ def _template_main(first: dict, commands_fd: int, replies_fd: int, folder: str) 
         before.timings = {}  # the first judge reports the lessons' seconds, the others none
         os.close(words)
         os.close(told)
-        os.write(relay, commands.readline() or b"stop\n")  # the worker's go, or stop
+        word = commands.readline() or b"stop\n"  # the worker's go, or stop
+        with contextlib.suppress(OSError):  # a judge that failed early reads no word
+            os.write(relay, word)
         os.close(relay)
         with os.fdopen(said, "rb") as reading:
             reply_line = reading.readline()
         _, status = os.waitpid(child, 0)
         if status != 0 or not reply_line.endswith(b"\n"):
             reply_line = b"the judge process crashed\n"
-        replies.write(_MORE + reply_line)
+        # A judge that could not judge may have met a fault of this template's: no more.
+        more = status == 0 and reply_line.startswith(b'{"verdicts"')
+        replies.write((_MORE if more else _LAST) + reply_line)
+        if not more:
+            return
         shutil.rmtree(scratch, ignore_errors=True)
         line = commands.readline()
         request = json.loads(line) if line.strip() else None
+
+
+def _open_files() -> set[tuple[int, int, int]]:
+    """The regular files this process has open: ``(descriptor, device, inode)``."""
+    import stat
+
+    found = set()
+    for name in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError, ValueError):  # the listing's own, closed by now
+            info = os.fstat(int(name))
+            if stat.S_ISREG(info.st_mode):
+                found.add((int(name), info.st_dev, info.st_ino))
+    return found
+
+
+def _alone(files_before: set[tuple[int, int, int]]) -> bool:
+    """The lessons left no child process and no regular file open (beyond
+    ``files_before``): the judges forked from here would share them (their copies of its
+    working folder would not help)."""
+    try:
+        import psutil
+
+        return not psutil.Process().children() and _open_files() <= files_before
+    except Exception:  # noqa: BLE001 - not known to be alone: not forked from
+        return False
 
 
 def _forked(request: dict, words: int, folder: str, before: Lessons) -> str:
@@ -469,7 +523,8 @@ def serve() -> None:
     from here that ran the script's lessons before the first answer: the first request of a
     script waits for them (they run while the learner's notebook runs), the next ones of the
     same script (the class's other students, when this worker grades them) find them done.
-    One template is kept, for :data:`TEMPLATE_SECONDS` at most.
+    One template is kept; a request that comes :data:`TEMPLATE_SECONDS` after it started
+    gets a new one.
     """
     import gc
     import importlib
@@ -488,7 +543,7 @@ def serve() -> None:
             try:
                 request = json.loads(line)
                 key = _template_key(request)
-            except (ValueError, KeyError, TypeError) as exc:
+            except (ValueError, KeyError, TypeError, AttributeError) as exc:
                 sys.stdin.buffer.readline()  # the worker's word
                 os.write(out, f"unreadable request: {exc}"[:300].encode() + b"\n")
                 continue
@@ -496,6 +551,7 @@ def serve() -> None:
                 template.key != key
                 or time.monotonic() - template.started > TEMPLATE_SECONDS
                 or not template.reusable
+                or not template.alive()
             ):
                 template.close()
                 template = None
