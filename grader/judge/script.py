@@ -267,10 +267,14 @@ def lessons_key(script: JudgeScript) -> str:
     import hashlib
     import json
 
-    steps = script.steps
-    first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
-    sources = [step.source for step in steps[:first]]
+    sources = [step.source for step in script.steps[: _first_answer(script)]]
     return hashlib.sha256(json.dumps(sources).encode()).hexdigest()
+
+
+def _first_answer(script: JudgeScript) -> int:
+    """The index of the script's first step that is not a lesson."""
+    steps = script.steps
+    return next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
 
 
 def run_lessons(script: JudgeScript) -> Lessons:
@@ -283,11 +287,10 @@ def run_lessons(script: JudgeScript) -> Lessons:
         if getattr(shell, "_replayed", False):  # a second replay in this process
             shell.reset(new_session=False)
         shell._replayed = True
-    steps = script.steps
-    first = next((i for i, step in enumerate(steps) if step.kind != "lesson"), len(steps))
+    first = _first_answer(script)
     lessons = Lessons(first, {}, [], timings)
     with clock("lessons before answers"):
-        for step in steps[:first]:
+        for step in script.steps[:first]:
             _lesson(shell, step, lessons.errors, lessons.values)
     return lessons
 

@@ -23,6 +23,7 @@ create costs real money and lives in your account until you delete it.
 from __future__ import annotations
 
 import atexit
+import functools
 import logging
 import os
 import threading
@@ -232,6 +233,7 @@ _shared: MotoServer | None = None
 _shared_lock = threading.Lock()
 
 
+@functools.cache
 def _moto_server_class() -> type:
     """werkzeug's threaded server, keeping the connections it accepted (see
     :mod:`authlab.cloud.serving`)."""
