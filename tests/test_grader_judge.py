@@ -371,6 +371,63 @@ def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
     assert "must run in the judge" in judge_problems(path)[0].message
 
 
+def test_the_judge_skips_a_figure_only_lesson_and_lint_holds_it_to_drawing(tmp_path):
+    """A lesson tagged figure-only is not in the judge's script; lint refuses the tag on an
+    answer or a test, and a later cell the judge runs that reads what such a cell binds."""
+    from grader.authoring.lint import judge_problems
+    from grader.judge.script import FIGURE_ONLY
+
+    nb = nbformat.v4.new_notebook(metadata={"grader": {"judge": True}})
+    lesson = nbformat.v4.new_code_cell("LIMIT = 3\nseries = [1, 2]")
+    figure = nbformat.v4.new_code_cell(
+        "%matplotlib inline\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
+        "ax.plot(series)\nLIMIT = 4"
+    )
+    figure.metadata["tags"] = [FIGURE_ONLY]
+    rebinds = nbformat.v4.new_code_cell("ax = None\nprint(ax)")  # binds ax again: fine
+    reads = nbformat.v4.new_code_cell("print(fig, LIMIT)")  # reads what only the figure bound
+    test = nbformat.v4.new_code_cell('"""Checks LIMIT."""\nassert LIMIT == 3')
+    test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "ex1_t", "points": 1}
+    nb.cells = [lesson, figure, rebinds, reads, test]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    script = judge_script(nbformat.read(path, as_version=4))
+    assert [s.source for s in script.steps if s.kind == "lesson"] == [
+        lesson.source,
+        rebinds.source,
+        reads.source,
+    ]
+    problems = judge_problems(path)
+    assert [(p.cell, p.message.split(",")[0]) for p in problems] == [
+        (reads.id, "reads LIMIT"),
+        (reads.id, "reads fig"),
+        (test.id, "reads LIMIT"),
+    ]
+    assert "the judge skips that cell" in problems[0].message
+    nb.cells = [lesson, reads, test]  # bound by a judged lesson, LIMIT and fig are fine
+    reads.source = "fig = LIMIT"
+    test.metadata["tags"] = [FIGURE_ONLY]
+    nbformat.write(nb, path)
+    assert [p.message for p in judge_problems(path)] == [
+        f"only a lesson cell can be tagged {FIGURE_ONLY!r}: the judge runs answers and tests"
+    ]
+
+
+def test_every_figure_only_cell_of_the_course_draws_and_binds_nothing_the_judge_reads():
+    from grader.judge.script import FIGURE_ONLY
+
+    tagged = [
+        (path.parent.name, cell.id)
+        for path in sorted(COURSE.source_dir.glob("*/*.ipynb"))
+        for cell in nbformat.read(path, as_version=4).cells
+        if FIGURE_ONLY in cell.metadata.get("tags", [])
+    ]
+    assert tagged == [("08-token-lifecycle", "timeline-figure")]
+    assert not [p for p in lint_course(COURSE) if FIGURE_ONLY in p.message]
+    script = judge_script(nbformat.read(COURSE.source_notebook("08-token-lifecycle"), as_version=4))
+    assert not [s for s in script.steps if "matplotlib" in s.source + s.hidden]
+
+
 def test_a_kernel_reaches_only_the_methods_and_data_of_what_the_judge_lends():
     import boto3
 

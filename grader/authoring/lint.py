@@ -27,6 +27,7 @@ from pathlib import Path
 import nbformat
 
 from ..course import Course
+from ..judge.script import FIGURE_ONLY
 
 __all__ = ["Problem", "judge_problems", "lint_course", "lint_notebook", "lint_release"]
 
@@ -179,16 +180,34 @@ def judge_problems(path: Path) -> list[Problem]:
             ]
         return []
     known = set(dir(builtins)) | _SHELL_NAMES
+    skipped: dict[str, str] = {}  # a name a figure-only cell binds -> that cell's id
     problems = []
     for cell in nb.cells:
         if cell.cell_type != "code":
             continue
         meta = cell.metadata.get("nbgrader", {})
+        cid = str(cell.get("id", ""))
         try:
             defined, read = _names(cell.source)
         except SyntaxError as exc:
-            problems.append(Problem(path, f"does not parse: {exc}", str(cell.get("id", ""))))
+            problems.append(Problem(path, f"does not parse: {exc}", cid))
             continue
+        if FIGURE_ONLY in cell.metadata.get("tags", []):
+            if meta.get("grade") or meta.get("solution"):
+                message = f"only a lesson cell can be tagged {FIGURE_ONLY!r}: the judge runs answers and tests"
+                problems.append(Problem(path, message, cid))
+            else:
+                skipped.update(dict.fromkeys(defined, cid))
+                continue  # the judge never binds what it defines
+        if not meta.get("solution"):  # a lesson or a test: the judge runs it
+            for name in sorted((read - defined) & set(skipped)):
+                message = (
+                    f"reads {name}, which the {FIGURE_ONLY} cell {skipped[name]} binds: the judge "
+                    "skips that cell (bind it in a lesson cell, or draw in this one)"
+                )
+                problems.append(Problem(path, message, cid))
+        for name in defined:
+            skipped.pop(name, None)
         if meta.get("grade") and not meta.get("solution"):
             missing = sorted(read - defined - known)
             if missing:
@@ -197,7 +216,7 @@ def judge_problems(path: Path) -> list[Problem]:
                         path,
                         f"the judge cannot run this test: {', '.join(missing)} not defined by a "
                         "lesson, an answer or an earlier test",
-                        str(cell.get("id", "")),
+                        cid,
                     )
                 )
         known |= defined

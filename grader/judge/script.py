@@ -5,7 +5,8 @@ test cells are never sent there (:mod:`grader.judge.execute`). The judge, a sepa
 process that never runs learner code (:mod:`grader.judge.server`), replays the
 *instructor's* notebook, taken from the course's sources:
 
-* lesson cells run here, as the instructor wrote them (the learner's copies are ignored);
+* lesson cells run here, as the instructor wrote them (the learner's copies are ignored),
+  except those tagged :data:`FIGURE_ONLY`: they only draw, and no test reads a figure;
 * an answer cell is not run: each name the solution defines there is bound to the learner's
   version, reached through the kernel (:mod:`grader.judge.link`). A function becomes a
   :class:`~grader.judge.link.RemoteObject` (its arguments go in as a pickle made here, its result
@@ -41,6 +42,7 @@ from .link import JudgeError, KernelLink, RemoteObject, Unreadable
 from .wire import RemoteRaised
 
 __all__ = [
+    "FIGURE_ONLY",
     "VISIBLE_PASSED",
     "JudgeScript",
     "JudgeStep",
@@ -56,6 +58,12 @@ __all__ = [
 
 VISIBLE_PASSED = "Visible checks passed."
 """How a test cell's output starts when its visible checks passed and a hidden one failed."""
+
+FIGURE_ONLY = "figure-only"
+"""The tag of a lesson cell that only draws (imports a plotting library, makes a figure and
+shows it). The judge does not run it: its figure would be drawn for no one, and importing
+matplotlib alone costs a judge about 40 MiB. ``grader lint`` checks that no later cell reads a
+name such a cell binds."""
 
 
 @dataclass
@@ -155,7 +163,7 @@ def judge_script(nb: Any) -> JudgeScript:
                     points=float(meta.get("points") or 0),
                 )
             )
-        elif cell.source.strip():
+        elif cell.source.strip() and FIGURE_ONLY not in cell.metadata.get("tags", []):
             steps.append(JudgeStep("lesson", source=cell.source))
     scored = [i for i, step in enumerate(steps) if step.kind == "test" and step.points > 0]
     steps = steps[: scored[-1] + 1] if scored else []  # what follows the last test decides nothing
