@@ -116,6 +116,22 @@ class _Slot:
     assignment: str | None = None  # of the last job it was given in this run
 
 
+def _freeze() -> bool:
+    """Move this process's objects out of the garbage collector's reach before it forks
+    workers; ``True`` if it did (nothing was frozen before). A forked worker shares this
+    process's memory until either side writes to a page; a full collection here, or in a
+    worker, writes to every object it scans, so each worker would soon hold its own copy of
+    it all (about 30 MiB a worker, measured). Frozen objects are still freed when nothing
+    refers to them; a cycle among them waits for :meth:`LocalPool.close` to unfreeze them."""
+    import gc
+
+    if gc.get_freeze_count():
+        return False  # frozen by whoever runs us (a server that forks, too): theirs to undo
+    gc.collect()
+    gc.freeze()
+    return True
+
+
 def next_job(pending: deque[Job], slot: _Slot, slots: list[_Slot]) -> Job:
     """Take ``slot``'s next job from ``pending`` (in the order given: longest first): one of
     the assignment it graded last while any is left, since its judge has that notebook's
@@ -157,6 +173,7 @@ class LocalPool:
         self._ctx = multiprocessing.get_context(method)
         self._idle: list[_Slot] = []  # workers kept between runs
         self._tmpdir: str | None = None
+        self._frozen = False  # this pool froze the garbage collector's objects (_freeze)
 
     def __enter__(self) -> LocalPool:
         return self
@@ -189,6 +206,8 @@ class LocalPool:
         for slot in kept:
             if slot not in slots:
                 _stop(slot)
+        if len(slots) < wanted and not self._frozen:
+            self._frozen = _freeze()
         while len(slots) < wanted:
             slots.append(self._start(self._tmpdir))
         return slots
@@ -238,6 +257,11 @@ class LocalPool:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
+        if self._frozen:  # no worker left to share them with
+            import gc
+
+            gc.unfreeze()
+            self._frozen = False
 
     def _collect(self, slot: _Slot, ready: list) -> JobResult | None:
         job = slot.job

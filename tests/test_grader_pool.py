@@ -36,7 +36,8 @@ def test_a_job_over_its_time_limit_is_stopped_and_the_next_one_graded(tmp_path):
     job = job_maker(tmp_path)
     jobs = [job("slow"), job("fine")]
     limits = {"slow": 0.2, "fine": 600.0}
-    results = {r.student: r for r in LocalPool(1).run(jobs, lambda job: limits[job.student])}
+    with LocalPool(1) as pool:
+        results = {r.student: r for r in pool.run(jobs, lambda job: limits[job.student])}
     slow = results["slow"].notebooks[0]
     assert slow.status == "error" and "took longer than" in slow.reason
     fine = results["fine"].notebooks[0]
@@ -131,3 +132,29 @@ def test_workers_keep_to_an_assignment_and_end_together():
     assert [next_job(pending, second, slots).n for _ in range(2)] == [4, 5]
     assert next_job(pending, second, slots).n == 7
     assert not pending
+
+
+def test_a_worker_keeps_sharing_the_memory_it_was_forked_with(monkeypatch):
+    """The pool freezes its objects before it forks a worker: a full garbage collection in
+    the grader afterwards writes to none of them, so the worker's copy stays shared (each
+    worker held about 30 MiB more of its own without it)."""
+    import gc
+    import time
+
+    import psutil
+
+    gc.unfreeze()  # as in a fresh grader (a pool another test left open may have frozen)
+    ballast = [[i] for i in range(300_000)]  # about 25 MiB of objects the collector visits
+    pool = LocalPool(1)
+    try:
+        (slot,) = pool._slots(1)
+        worker = psutil.Process(slot.process.pid)
+        time.sleep(1)  # the worker sets up (its warm judge is a process of its own)
+        before = worker.memory_full_info().uss
+        gc.collect()  # unfrozen, it would visit every dict of the ballast
+        grown = worker.memory_full_info().uss - before
+        assert grown < 10 * 2**20, f"the worker's own memory grew by {grown / 2**20:.0f} MiB"
+    finally:
+        pool.close()
+    assert gc.get_freeze_count() == 0  # with no worker left, the grader collects them again
+    del ballast
