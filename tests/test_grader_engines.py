@@ -14,6 +14,8 @@ from nbgrader.api import Gradebook  # noqa: E402
 
 from grader import engines  # noqa: E402
 
+from .conftest import COURSE  # noqa: E402
+
 
 @pytest.fixture
 def shared():
@@ -116,3 +118,23 @@ def test_every_job_of_a_process_uses_one_private_folder(tmp_path):
     first, second = worker._private_folder(), worker._private_folder()
     assert first == second and first.parent.parent == Path(tempfile.gettempdir())
     assert stat.S_IMODE(first.parent.stat().st_mode) == 0o700
+
+
+def test_a_new_gradebook_is_stamped_with_the_version_the_alembic_command_gives(tmp_path):
+    """nbgrader asks an ``alembic heads`` process for its schema's version (about 5 s) each
+    time it creates a gradebook; the grader reads it in its own process, once: the same."""
+    import sqlite3
+    import subprocess
+
+    import nbgrader.api as api
+    from nbgrader.dbutil import _temp_alembic_ini
+
+    COURSE.nbgrader_config()
+    assert api.get_alembic_version.read_here_by_grader
+    with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+        said = subprocess.check_output(["alembic", "-c", ini, "heads"], text=True)
+    with Gradebook(f"sqlite:///{tmp_path / 'gradebook.db'}"):
+        pass
+    with sqlite3.connect(tmp_path / "gradebook.db") as db:
+        [(stamped,)] = db.execute("SELECT version_num FROM alembic_version").fetchall()
+    assert said.split()[0] == stamped
