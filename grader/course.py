@@ -86,7 +86,9 @@ def _put_tools_on_path() -> None:
 
 
 def read_schema_version_here() -> None:
-    """Make nbgrader's new gradebooks cheap in this process. nbgrader stamps each new gradebook with its newest schema version, which it asks an
+    """Make nbgrader's new gradebooks cheap in this process.
+
+    nbgrader stamps each new gradebook with its newest schema version, which it asks an
     ``alembic heads`` command for, every time: a new Python process, about 5 s on 2 cores,
     for each gradebook a run creates. From now on in this process the version comes from
     alembic's own API on nbgrader's migration scripts (what that command reads), once; if

@@ -194,7 +194,10 @@ def judge_problems(path: Path) -> list[Problem]:
             continue
         if FIGURE_ONLY in cell.metadata.get("tags", []):
             if meta.get("grade") or meta.get("solution"):
-                message = f"only a lesson cell can be tagged {FIGURE_ONLY!r}: the judge runs answers and tests"
+                message = (
+                    f"only a lesson cell can be tagged {FIGURE_ONLY!r}: the judge runs answers "
+                    "and tests"
+                )
                 problems.append(Problem(path, message, cid))
             else:
                 skipped.update(dict.fromkeys(defined, cid))
