@@ -9,6 +9,7 @@ import re
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import nbformat
 from traitlets.config import Config
@@ -75,14 +76,11 @@ def solution_text(source: str) -> str:
 
 
 def _put_tools_on_path() -> None:
-    """nbgrader runs ``alembic`` by name: make this environment's scripts findable, and
-    let a new gradebook learn its schema's version in this process
-    (:func:`read_schema_version_here`)."""
+    """nbgrader runs ``alembic`` by name: make this environment's scripts findable."""
     scripts = str(Path(sys.executable).parent)
     path = os.environ.get("PATH", "")
     if scripts not in path.split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + path
-    read_schema_version_here()
 
 
 def read_schema_version_here() -> None:
@@ -91,29 +89,36 @@ def read_schema_version_here() -> None:
     nbgrader stamps each new gradebook with its newest schema version, which it asks an
     ``alembic heads`` command for, every time: a new Python process, about 5 s on 2 cores,
     for each gradebook a run creates. From now on in this process the version comes from
-    alembic's own API on nbgrader's migration scripts (what that command reads), once; if
-    that fails, nbgrader asks the command as before."""
+    alembic's own API on nbgrader's migration scripts (what that command reads), once. If
+    that fails, or nbgrader's function has changed, nbgrader's own way is used."""
     import nbgrader.api as api
 
-    asked = api.get_alembic_version
-    if getattr(asked, "read_here_by_grader", False):
+    asked = getattr(api, "get_alembic_version", None)
+    if not callable(asked) or getattr(asked, "read_here_by_grader", False):
         return
 
-    @functools.cache
-    def get_alembic_version() -> str:
-        try:
-            from alembic.config import Config as AlembicConfig
-            from alembic.script import ScriptDirectory
-            from nbgrader.dbutil import _temp_alembic_ini
-
-            with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
-                head = ScriptDirectory.from_config(AlembicConfig(ini)).get_current_head()
-        except Exception:  # noqa: BLE001 - a newer nbgrader or alembic: their own way
-            head = None
-        return head or asked()
+    def get_alembic_version(*args: Any, **kwargs: Any) -> str:
+        if args or kwargs:  # a newer nbgrader's signature: its own way
+            return asked(*args, **kwargs)
+        return _schema_head() or asked()
 
     get_alembic_version.read_here_by_grader = True  # type: ignore[attr-defined]
     api.get_alembic_version = get_alembic_version
+
+
+@functools.cache
+def _schema_head() -> str | None:
+    """The head revision of nbgrader's migration scripts, or ``None`` (several heads, or an
+    nbgrader or alembic this code does not know)."""
+    try:
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+        from nbgrader.dbutil import _temp_alembic_ini
+
+        with _temp_alembic_ini("sqlite:////tmp/gradebook.db") as ini:
+            return ScriptDirectory.from_config(AlembicConfig(ini)).get_current_head()
+    except Exception:  # noqa: BLE001 - the caller asks nbgrader's own way
+        return None
 
 
 class GraderError(Exception):
@@ -184,6 +189,7 @@ class Course:
         directory.
         """
         _put_tools_on_path()
+        read_schema_version_here()
         config = PyFileConfigLoader("nbgrader_config.py", path=str(self.root)).load_config()
         if not logging.getLogger("grader").isEnabledFor(logging.INFO):
             config.Application.log_level = "WARNING"  # nbgrader's per-file chatter only with -v

@@ -116,19 +116,20 @@ class _Slot:
     assignment: str | None = None  # of the last job it was given in this run
 
 
-def _freeze() -> bool:
+def _freeze(owned: bool) -> bool:
     """Move this process's objects out of the garbage collector's reach before it forks
-    workers; ``True`` if it did (nothing was frozen before). A forked worker shares this
-    process's memory until either side writes to a page; a full collection here, or in a
-    worker, writes to every object it scans, so each worker would soon hold its own copy of
-    it all (about 30 MiB a worker, measured). Frozen objects are still freed when nothing
-    refers to them; a cycle among them waits for :meth:`LocalPool.close` to unfreeze them."""
+    workers; ``True`` if they are this pool's to unfreeze (``owned``: it froze them before).
+    A forked worker shares this process's memory until either side writes to a page; a full
+    collection here, or in a worker, writes to every object it scans, so each worker would
+    soon hold its own copy of it all (about 30 MiB a worker, measured). Frozen objects are
+    still freed when nothing refers to them; a cycle among them waits for
+    :meth:`LocalPool.close` to unfreeze them."""
     import gc
 
-    if gc.get_freeze_count():
+    if gc.get_freeze_count() and not owned:
         return False  # frozen by whoever runs us (a server that forks, too): theirs to undo
     gc.collect()
-    gc.freeze()
+    gc.freeze()  # what this process made since the last fork too
     return True
 
 
@@ -182,6 +183,8 @@ class LocalPool:
         self.close()
 
     def _start(self, tmpdir: str) -> _Slot:
+        if self._ctx.get_start_method() == "fork":
+            self._frozen = _freeze(self._frozen)
         parent, child = self._ctx.Pipe()
         process = self._ctx.Process(target=_serve, args=(child, tmpdir), daemon=True)
         process.start()
@@ -206,8 +209,6 @@ class LocalPool:
         for slot in kept:
             if slot not in slots:
                 _stop(slot)
-        if len(slots) < wanted and not self._frozen:
-            self._frozen = _freeze()
         while len(slots) < wanted:
             slots.append(self._start(self._tmpdir))
         return slots
@@ -257,7 +258,7 @@ class LocalPool:
         if self._tmpdir is not None:
             shutil.rmtree(self._tmpdir, ignore_errors=True)
             self._tmpdir = None
-        if self._frozen:  # no worker left to share them with
+        if self._frozen:  # its workers are gone: nothing left to share them with
             import gc
 
             gc.unfreeze()

@@ -372,40 +372,56 @@ def test_lint_names_a_test_the_judge_could_not_run(tmp_path):
 
 
 def test_the_judge_skips_a_figure_only_lesson_and_lint_holds_it_to_drawing(tmp_path):
-    """A lesson tagged figure-only is not in the judge's script; lint refuses the tag on an
-    answer or a test, and a later cell the judge runs that reads what such a cell binds."""
+    """A lesson tagged figure-only is not in the judge's script. Lint refuses the tag on an
+    answer or a test, and a tagged cell that binds a name a judged cell names (before or
+    after it, in a function's body or a string), runs a magic but %matplotlib, deletes, sets
+    an attribute or an item, or declares a global."""
     from grader.authoring.lint import judge_problems
     from grader.judge.script import FIGURE_ONLY
 
     nb = nbformat.v4.new_notebook(metadata={"grader": {"judge": True}})
-    lesson = nbformat.v4.new_code_cell("LIMIT = 3\nseries = [1, 2]")
+    lesson = nbformat.v4.new_code_cell(
+        "LIMIT = 3\nseries = [1, 2]\n\ndef check():\n    return keys"
+    )
     figure = nbformat.v4.new_code_cell(
         "%matplotlib inline\nimport matplotlib.pyplot as plt\nfig, ax = plt.subplots()\n"
-        "ax.plot(series)\nLIMIT = 4"
+        "ax.plot(series)\nplt.show()"
     )
     figure.metadata["tags"] = [FIGURE_ONLY]
-    rebinds = nbformat.v4.new_code_cell("ax = None\nprint(ax)")  # binds ax again: fine
-    reads = nbformat.v4.new_code_cell("print(fig, LIMIT)")  # reads what only the figure bound
-    test = nbformat.v4.new_code_cell('"""Checks LIMIT."""\nassert LIMIT == 3')
+    later = nbformat.v4.new_code_cell('print(series, "fig" in globals())')
+    test = nbformat.v4.new_code_cell('"""Checks LIMIT."""\nassert LIMIT == 3 and check() is None')
     test.metadata["nbgrader"] = {"grade": True, "solution": False, "grade_id": "ex1_t", "points": 1}
-    nb.cells = [lesson, figure, rebinds, reads, test]
+    nb.cells = [lesson, figure, later, test]
     path = tmp_path / "nb.ipynb"
+
+    def said(source: str) -> list[str]:
+        figure.source = source
+        nbformat.write(nb, path)
+        return [p.message.split(":")[0] for p in judge_problems(path) if p.cell == figure.id]
+
+    assert said(figure.source) == ["binds fig, which a cell the judge runs also names"]
     nbformat.write(nb, path)
     script = judge_script(nbformat.read(path, as_version=4))
-    assert [s.source for s in script.steps if s.kind == "lesson"] == [
-        lesson.source,
-        rebinds.source,
-        reads.source,
+    assert [s.source for s in script.steps if s.kind == "lesson"] == [lesson.source, later.source]
+    later.source = "print(series)"
+    assert said(figure.source) == []  # draws, and binds only plt, fig and ax
+    assert said("keys = sorted(series)\nax = keys") == [
+        "binds keys, which a cell the judge runs also names"  # check() reads it when called
     ]
-    problems = judge_problems(path)
-    assert [(p.cell, p.message.split(",")[0]) for p in problems] == [
-        (reads.id, "reads LIMIT"),
-        (reads.id, "reads fig"),
-        (test.id, "reads LIMIT"),
+    assert said("LIMIT = 4") == ["binds LIMIT, which a cell the judge runs also names"]
+    assert said("%%capture out\nseries.append(3)") == ["runs '%%capture'"]
+    assert said("series[0] = 9") == ["sets series[0] (line 1)"]
+    assert said("plt.rcParams = {}") == ["sets plt.rcParams (line 1)"]
+    assert said("del series") == [
+        "deletes (line 1)",
+        "binds series, which a cell the judge runs also names",
     ]
-    assert "the judge skips that cell" in problems[0].message
-    nb.cells = [lesson, reads, test]  # bound by a judged lesson, LIMIT and fig are fine
-    reads.source = "fig = LIMIT"
+    assert said("def f():\n    global LIMIT\n    LIMIT = 5") == [
+        "declares LIMIT (line 2)",
+        "binds LIMIT, which a cell the judge runs also names",
+    ]
+    figure.source = "fig = 1"
+    figure.metadata["tags"] = []
     test.metadata["tags"] = [FIGURE_ONLY]
     nbformat.write(nb, path)
     assert [p.message for p in judge_problems(path)] == [

@@ -29,7 +29,14 @@ import nbformat
 from ..course import Course
 from ..judge.script import FIGURE_ONLY
 
-__all__ = ["Problem", "judge_problems", "lint_course", "lint_notebook", "lint_release"]
+__all__ = [
+    "Problem",
+    "figure_only_problems",
+    "judge_problems",
+    "lint_course",
+    "lint_notebook",
+    "lint_release",
+]
 
 GRADE_ID_RE = re.compile(r"^ex(\d+)_[a-z0-9]+(?:_[a-z0-9]+)*$")
 HEADING_RE = re.compile(
@@ -158,6 +165,49 @@ def _names(source: str) -> tuple[set[str], set[str]]:
     return defined, read
 
 
+def figure_only_problems(source: str, judged_text: str) -> list[str]:
+    """Why a lesson cell tagged ``figure-only`` could make the judge, which skips it, see a
+    different world from the learner's kernel (``judged_text``: the source of every code cell
+    the judge runs). Such a cell runs no magic but ``%matplotlib``, deletes nothing, sets no
+    attribute or item and declares nothing global, and binds only names no judged cell
+    mentions (in any scope, or as a string such as ``globals()["name"]``). A call that
+    changes an object (``clock.advance()``) is beyond this check: the README asks that such
+    a cell call nothing that changes what a later cell uses."""
+    problems = []
+    for line in source.splitlines():
+        text = line.strip()
+        if text.startswith(("%", "!")) and not text.startswith("%matplotlib"):
+            problems.append(
+                f"runs {text.split()[0]!r}: a {FIGURE_ONLY} cell runs no magic but %matplotlib "
+                "(what a magic binds is hidden from this check)"
+            )
+    if problems:
+        return problems
+    defined, _ = _names(source)
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    for node in ast.walk(ast.parse(TransformerManager().transform_cell(source))):
+        changed = ""
+        if isinstance(node, ast.Delete):
+            changed = "deletes"
+        elif isinstance(node, ast.Global | ast.Nonlocal):
+            changed = f"declares {', '.join(node.names)}"
+        elif isinstance(node, ast.Attribute | ast.Subscript) and isinstance(node.ctx, ast.Store):
+            changed = f"sets {ast.unparse(node)}"
+        if changed:
+            problems.append(
+                f"{changed} (line {node.lineno}): a {FIGURE_ONLY} cell changes nothing a cell "
+                "the judge runs could see"
+            )
+    for name in sorted(defined):
+        if re.search(rf"(?<![\w.]){re.escape(name)}\b", judged_text):
+            problems.append(
+                f"binds {name}, which a cell the judge runs also names: the judge skips this "
+                f"cell, so its {name} would differ (use another name, or bind it in a lesson)"
+            )
+    return problems
+
+
 def judge_problems(path: Path) -> list[Problem]:
     """Test cells of a judged source notebook that read a name the judge would not have."""
     from .integrity import judged
@@ -180,11 +230,11 @@ def judge_problems(path: Path) -> list[Problem]:
             ]
         return []
     known = set(dir(builtins)) | _SHELL_NAMES
-    skipped: dict[str, str] = {}  # a name a figure-only cell binds -> that cell's id
+    code = [cell for cell in nb.cells if cell.cell_type == "code"]
+    judged_text = "\n".join(c.source for c in code if FIGURE_ONLY not in c.metadata.get("tags", []))
+    figure_bound: set[str] = set()  # what figure-only cells bind: the judge never has it
     problems = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
+    for cell in code:
         meta = cell.metadata.get("nbgrader", {})
         cid = str(cell.get("id", ""))
         try:
@@ -193,26 +243,18 @@ def judge_problems(path: Path) -> list[Problem]:
             problems.append(Problem(path, f"does not parse: {exc}", cid))
             continue
         if FIGURE_ONLY in cell.metadata.get("tags", []):
-            if meta.get("grade") or meta.get("solution"):
-                message = (
-                    f"only a lesson cell can be tagged {FIGURE_ONLY!r}: the judge runs answers "
-                    "and tests"
-                )
-                problems.append(Problem(path, message, cid))
-            else:
-                skipped.update(dict.fromkeys(defined, cid))
-                continue  # the judge never binds what it defines
-        if not meta.get("solution"):  # a lesson or a test: the judge runs it
-            for name in sorted((read - defined) & set(skipped)):
-                message = (
-                    f"reads {name}, which the {FIGURE_ONLY} cell {skipped[name]} binds: the judge "
-                    "skips that cell (bind it in a lesson cell, or draw in this one)"
-                )
-                problems.append(Problem(path, message, cid))
-        for name in defined:
-            skipped.pop(name, None)
+            if not (meta.get("grade") or meta.get("solution")):
+                for message in figure_only_problems(cell.source, judged_text):
+                    problems.append(Problem(path, message, cid))
+                figure_bound |= defined
+                continue  # the judge skips it: nothing it binds is known
+            message = (
+                f"only a lesson cell can be tagged {FIGURE_ONLY!r}: the judge runs answers "
+                "and tests"
+            )
+            problems.append(Problem(path, message, cid))
         if meta.get("grade") and not meta.get("solution"):
-            missing = sorted(read - defined - known)
+            missing = sorted(read - defined - known - figure_bound)  # those: said above
             if missing:
                 problems.append(
                     Problem(

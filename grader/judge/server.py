@@ -70,8 +70,9 @@ PRELOAD = (
 )
 """Modules the warm judge imports once per worker, before it forks a judge per notebook.
 
-Not ``matplotlib``: one notebook draws, and its judge imports it (under a second); kept
-warm it would hold about 45 MiB in every worker (the goal is 512 MiB per worker)."""
+Not ``matplotlib``: no judge draws (a lesson cell that draws is tagged ``figure-only`` and
+skipped, :data:`grader.judge.script.FIGURE_ONLY`), and kept warm it would hold about 45 MiB in
+every worker (the goal is 512 MiB per worker)."""
 
 _server: subprocess.Popen | None = None
 
