@@ -8,8 +8,7 @@ of complete submissions. :func:`share_engines` makes nbgrader's ``create_engine`
 this process's engine for the same URL and arguments, its pool emptied first
 (:meth:`sqlalchemy.engine.Engine.dispose`): no pooled connection outlives the previous
 gradebook, so a database file written anew at the same path is opened anew. Only compiled
-SQL is kept, never a row or a bound value. It also has a new gradebook's schema version read
-in this process (:func:`grader.course.read_schema_version_here`).
+SQL is kept, never a row or a bound value.
 """
 
 from __future__ import annotations
@@ -32,9 +31,6 @@ def share_engines() -> None:
     import nbgrader.api as api
     import sqlalchemy
 
-    from .course import read_schema_version_here
-
-    read_schema_version_here()  # and a new gradebook's schema version is read here, once
     if getattr(api.create_engine, "shared_by_grader", False):
         return
     make = sqlalchemy.create_engine

@@ -62,8 +62,8 @@ VISIBLE_PASSED = "Visible checks passed."
 FIGURE_ONLY = "figure-only"
 """The tag of a lesson cell that only draws (imports a plotting library, makes a figure and
 shows it). The judge does not run it: its figure would be drawn for no one, and importing
-matplotlib alone costs a judge about 40 MiB. ``grader lint`` checks that no later cell reads a
-name such a cell binds."""
+matplotlib alone costs a judge about 40 MiB. ``grader lint`` checks that such a cell changes
+nothing the judge's cells could see (:func:`grader.authoring.lint.figure_only_problems`)."""
 
 
 @dataclass

@@ -12,8 +12,9 @@ forked from the warm judge that moved into a network of its own (:mod:`.netns`) 
 lessons before the first answer, once. Each student's judge is forked from it, one at a
 time, in that network, with its own copy of the lessons' state and working folder: the
 local servers the lessons started are paused in the template and bound again, same ports,
-in each judge (:mod:`authlab.cloud.serving`). A template whose lessons leave another thread
-running judges its first student itself and is not forked from. The workers keep to one
+in each judge (:mod:`authlab.cloud.serving`). A template whose judges would share something
+(a thread, a child process or a file the lessons left, or the machine's network) judges its
+first student itself and is not forked from (:func:`_template_main`). The workers keep to one
 notebook while any of its students is left (:func:`grader.pool.next_job`), so most
 students' judges find the lessons run.
 """
@@ -308,8 +309,8 @@ TEMPLATE_SWITCH = "GRADER_JUDGE_TEMPLATE"
 every judge runs its lessons itself."""
 
 TEMPLATE_SECONDS = 120.0
-"""How long after it started a lesson template (see :func:`serve`) takes requests. Its lessons ran when it
-started: a token a lesson issued then, checked by a test against the clock, ages while the
+"""How long after it started a lesson template (see :func:`serve`) takes requests. Its
+lessons ran when it started: a token a lesson issued then, checked by a test against the clock, ages while the
 template serves. A fresh judge has such a gap too (its notebook's run); this keeps a
 template's within a slow notebook's."""
 
